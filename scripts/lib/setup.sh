@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/demo.sh and scripts/test.sh: installs what the
+# project needs on a Debian machine and starts libvirt.  Sourced, not run.
+# Every step checks first and does nothing when its work is already done.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${SPICE_STREAMING_VENV:-$REPO_ROOT/.venv}"
+LIBVIRT_URI="${LIBVIRT_URI:-qemu:///system}"
+
+# Debian packages: libvirt with the QEMU driver, QEMU with SPICE, the system
+# Python's libvirt and lxml bindings (what the modules run with on a
+# hypervisor), and what a virtual environment and ansible-test need.
+SYSTEM_PACKAGES=(
+  libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+  qemu-system-x86 qemu-utils
+  python3 python3-venv python3-libvirt python3-lxml
+  git ca-certificates
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_system_packages() {
+  local missing=() pkg
+  for pkg in "${SYSTEM_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get: install them by hand"
+  log "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+libvirt_answers() {
+  timeout 10 virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1
+}
+
+# libvirtd that already runs is left alone.  Without systemd as PID 1 (containers,
+# CI sandboxes) the daemons are started by hand, as test-environment.md describes.
+ensure_libvirtd() {
+  libvirt_answers && return 0
+  log "starting libvirt ($LIBVIRT_URI)"
+  if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    as_root systemctl start virtlogd.socket libvirtd.socket libvirtd.service || true
+  else
+    pgrep -x virtlogd >/dev/null || as_root virtlogd -d
+    pgrep -x libvirtd >/dev/null || as_root libvirtd -d
+  fi
+  local i
+  for i in $(seq 1 60); do
+    libvirt_answers && return 0
+    sleep 0.5
+  done
+  die "libvirt at $LIBVIRT_URI does not answer after 30 s: see 'virsh -c $LIBVIRT_URI version'"
+}
+
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha1" want
+  want="$(cat "$REPO_ROOT/scripts/requirements-test.txt" "$@" 2>/dev/null | sha1sum | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    /usr/bin/python3 -m venv --system-site-packages "$VENV"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python tools into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+      -r "$REPO_ROOT/scripts/requirements-test.txt" "${@/#/-r}"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+ensure_collection_path() {
+  ANSIBLE_COLLECTIONS_PATH="$("$VENV/bin/python" "$REPO_ROOT/tests/support/collection_path.py")"
+  export ANSIBLE_COLLECTIONS_PATH
+}
