@@ -1,0 +1,417 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure transforms of libvirt domain XML for SPICE streaming.
+
+Every function here works on an lxml tree and returns a list of what it changed,
+in words a user can read.  None of them talks to libvirt or to Ansible: the
+libvirt layer reads and defines, the module maps options to these calls.
+
+Managed parts are found by identity, never appended blindly:
+
+* the stream channel: ``<channel type='spiceport'>`` whose target name is
+  ``org.spice-space.stream.0``;
+* the virtio-serial controller: ``<controller type='virtio-serial'>``;
+* the streaming element: ``<streaming>`` inside each SPICE ``<graphics>``.
+
+Everything else in a definition (other devices, attributes, namespaces,
+metadata, ``qemu:commandline``, comments) is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+try:
+    from lxml import etree
+except ImportError:
+    etree = None
+    LXML_IMPORT_ERROR = traceback.format_exc()
+else:
+    LXML_IMPORT_ERROR = None
+
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    STREAM_PORT_NAME,
+    effective_streaming_mode,
+)
+
+# Elements libvirt's schema puts after <streaming> inside SPICE <graphics>; a new
+# <streaming> goes before the first of them so the result reads like libvirt's own.
+_AFTER_STREAMING = ('clipboard', 'mouse', 'filetransfer', 'gl')
+_INDENT_STEP = '  '
+
+
+class DomainXMLError(ValueError):
+    """A definition this collection cannot bring to the asked state."""
+
+
+class StreamingRequest:
+    """The state asked for: ``None`` in a field means leave that part alone."""
+
+    __slots__ = ('streaming_mode', 'agent_channel')
+
+    def __init__(self, streaming_mode=None, agent_channel=None):
+        self.streaming_mode = streaming_mode
+        self.agent_channel = agent_channel
+
+    @property
+    def needs_spice(self):
+        """Whether the request can only be met by a domain with SPICE graphics."""
+        return self.streaming_mode is not None or self.agent_channel == 'present'
+
+    @property
+    def is_empty(self):
+        return self.streaming_mode is None and self.agent_channel is None
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_domain(xml_text):
+    """Parse a domain definition, keeping whitespace, comments and namespaces."""
+    parser = etree.XMLParser(remove_blank_text=False, resolve_entities=False,
+                             no_network=True, huge_tree=True)
+    if isinstance(xml_text, str):
+        xml_text = xml_text.encode('utf-8')
+    try:
+        root = etree.fromstring(xml_text, parser)
+    except etree.XMLSyntaxError as err:
+        raise DomainXMLError('the definition is not well-formed XML: %s' % err) from err
+    if root.tag != 'domain':
+        raise DomainXMLError('the definition has <%s> at its root, not <domain>' % root.tag)
+    return root
+
+
+def to_string(root):
+    return etree.tostring(root, encoding='unicode')
+
+
+# ---------------------------------------------------------------- finding
+
+
+def devices_of(root):
+    devices = root.find('devices')
+    if devices is None:
+        raise DomainXMLError('the definition has no <devices> element')
+    return devices
+
+
+def spice_graphics(root):
+    return root.findall("./devices/graphics[@type='spice']")
+
+
+def _target_name(element):
+    target = element.find('target')
+    return None if target is None else target.get('name')
+
+
+def stream_channels(root):
+    """The ``spiceport`` channels named ``org.spice-space.stream.0``, in document order."""
+    return [channel for channel in root.iterfind("./devices/channel[@type='spiceport']")
+            if _target_name(channel) == STREAM_PORT_NAME]
+
+
+def conflicting_stream_ports(root):
+    """Other character devices that claim the stream port's name.
+
+    QEMU refuses to start a domain with two virtio-serial ports of one name, so a
+    ``unix`` or ``pty`` channel named ``org.spice-space.stream.0`` cannot live beside
+    ours; it is the user's device and only the user can decide what to do with it.
+    """
+    conflicts = []
+    for tag in ('channel', 'console'):
+        for element in root.iterfind('./devices/' + tag):
+            if _target_name(element) == STREAM_PORT_NAME and not (
+                    tag == 'channel' and element.get('type') == 'spiceport'):
+                conflicts.append('<%s type=%r>' % (tag, element.get('type')))
+    return conflicts
+
+
+def virtio_serial_controllers(root):
+    return root.findall("./devices/controller[@type='virtio-serial']")
+
+
+def streaming_mode_of(graphics):
+    """The mode written in a SPICE ``<graphics>``; ``None`` when there is no ``<streaming>``."""
+    streaming = graphics.find('streaming')
+    return None if streaming is None else streaming.get('mode')
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _indent_of(element):
+    """The whitespace that precedes ``element`` on its line."""
+    previous = element.getprevious()
+    text = previous.tail if previous is not None else element.getparent().text
+    if text and '\n' in text:
+        return text[text.rindex('\n') + 1:]
+    return ''
+
+
+def _child_indent(parent):
+    children = [child for child in parent if isinstance(child.tag, str)]
+    if children:
+        return _indent_of(children[0])
+    return _indent_of(parent) + _INDENT_STEP if parent.getparent() is not None else _INDENT_STEP
+
+
+def _insert(parent, new, before=None, after=None):
+    """Insert ``new`` into ``parent`` keeping the document's indentation.
+
+    ``after`` wins over ``before``; with neither, ``new`` becomes the last child.
+    """
+    indent = _child_indent(parent)
+    _indent_subtree(new, indent)
+    if after is not None:
+        new.tail = after.tail
+        after.tail = '\n' + indent
+        after.addnext(new)
+    elif before is not None:
+        new.tail = '\n' + indent
+        before.addprevious(new)
+    else:
+        children = [child for child in parent]
+        if children:
+            last = children[-1]
+            new.tail = last.tail
+            last.tail = '\n' + indent
+            last.addnext(new)
+        else:
+            parent.text = '\n' + indent
+            new.tail = '\n' + _indent_of(parent)
+            parent.append(new)
+
+
+def _indent_subtree(element, indent):
+    children = list(element)
+    if not children:
+        return
+    element.text = '\n' + indent + _INDENT_STEP
+    for index, child in enumerate(children):
+        _indent_subtree(child, indent + _INDENT_STEP)
+        child.tail = '\n' + indent + (_INDENT_STEP if index < len(children) - 1 else '')
+
+
+def _remove(element):
+    """Remove ``element`` and the whitespace that introduced it."""
+    parent = element.getparent()
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = element.tail
+    else:
+        parent.text = element.tail
+    parent.remove(element)
+
+
+# ---------------------------------------------------------------- the managed parts
+
+
+def new_stream_channel():
+    channel = etree.Element('channel', type='spiceport')
+    etree.SubElement(channel, 'source', channel=STREAM_PORT_NAME)
+    etree.SubElement(channel, 'target', type='virtio', name=STREAM_PORT_NAME)
+    return channel
+
+
+def ensure_virtio_serial_controller(root):
+    """Make sure the domain has a virtio-serial controller the stream port can sit on."""
+    if virtio_serial_controllers(root):
+        return []
+    devices = devices_of(root)
+    controller = etree.Element('controller', type='virtio-serial', index='0')
+    controllers = devices.findall('controller')
+    if controllers:
+        _insert(devices, controller, after=controllers[-1])
+    else:
+        _insert(devices, controller)
+    return ["added <controller type='virtio-serial' index='0'>"]
+
+
+def _conform_stream_channel(channel):
+    """Fix the parts of an existing stream channel that identify it as ours."""
+    actions = []
+    source = channel.find('source')
+    if source is None:
+        source = etree.Element('source', channel=STREAM_PORT_NAME)
+        _insert(channel, source, before=channel.find('target'))
+        actions.append('added <source> to the stream channel')
+    elif source.get('channel') != STREAM_PORT_NAME:
+        source.set('channel', STREAM_PORT_NAME)
+        actions.append('set the stream channel source to %s' % STREAM_PORT_NAME)
+    target = channel.find('target')
+    if target.get('type') != 'virtio':
+        target.set('type', 'virtio')
+        actions.append('set the stream channel target type to virtio')
+    if 'state' in target.attrib:
+        # Output-only attribute of live XML; it never belongs in a definition.
+        del target.attrib['state']
+        actions.append("dropped the live-only state attribute of the stream channel target")
+    return actions
+
+
+def ensure_stream_channel(root):
+    """Exactly one spiceport stream channel, on a virtio-serial controller."""
+    actions = ensure_virtio_serial_controller(root)
+    channels = stream_channels(root)
+    if not channels:
+        devices = devices_of(root)
+        channel = new_stream_channel()
+        anchors = devices.findall('channel') or devices.findall('console') or devices.findall('serial')
+        if anchors:
+            _insert(devices, channel, after=anchors[-1])
+        else:
+            _insert(devices, channel, before=devices.find('input'))
+        actions.append("added <channel type='spiceport'> %s" % STREAM_PORT_NAME)
+        return actions
+    actions.extend(_conform_stream_channel(channels[0]))
+    duplicates = channels[1:]
+    for channel in duplicates:
+        _remove(channel)
+    if duplicates:
+        actions.append('removed %d duplicate stream channel%s (a domain with two ports of one '
+                       'name does not start)' % (len(duplicates), '' if len(duplicates) == 1 else 's'))
+    return actions
+
+
+def remove_stream_channels(root):
+    """Remove the stream channel; the controller stays, other ports may use it."""
+    channels = stream_channels(root)
+    for channel in channels:
+        _remove(channel)
+    if not channels:
+        return []
+    return ["removed <channel type='spiceport'> %s%s" % (
+        STREAM_PORT_NAME, '' if len(channels) == 1 else ' (%d copies)' % len(channels))]
+
+
+def set_streaming_mode(root, mode):
+    """Write ``<streaming mode=...>`` into every SPICE ``<graphics>``."""
+    actions = []
+    for graphics in spice_graphics(root):
+        streaming = graphics.find('streaming')
+        if streaming is None:
+            streaming = etree.Element('streaming', mode=mode)
+            before = next((child for child in graphics if child.tag in _AFTER_STREAMING), None)
+            _insert(graphics, streaming, before=before)
+            actions.append("set SPICE streaming mode to %s (was not set, which QEMU runs as off)" % mode)
+        elif streaming.get('mode') != mode:
+            actions.append('set SPICE streaming mode to %s (was %s)' % (mode, streaming.get('mode')))
+            streaming.set('mode', mode)
+    return actions
+
+
+# ---------------------------------------------------------------- whole requests
+
+
+def check_request(root, request):
+    """Problems that stop ``request`` from being applied to this definition, as sentences."""
+    problems = []
+    if request.needs_spice and not spice_graphics(root):
+        problems.append('has no SPICE graphics, so it cannot carry a spiceport channel or a '
+                        'streaming mode; add <graphics type="spice"> first or leave the domain out')
+    if request.agent_channel == 'present':
+        conflicts = conflicting_stream_ports(root)
+        if conflicts:
+            problems.append('already has %s named %s; QEMU will not start a domain with two ports '
+                            'of one name: remove or rename it first'
+                            % (' and '.join(conflicts), STREAM_PORT_NAME))
+    return problems
+
+
+def apply_request(root, request):
+    """Bring ``root`` to ``request`` in place; return the actions taken.
+
+    Raises DomainXMLError when the definition cannot carry the request
+    (see check_request); nothing has been changed then.
+    """
+    problems = check_request(root, request)
+    if problems:
+        raise DomainXMLError('; '.join(problems))
+    actions = []
+    if request.agent_channel == 'present':
+        actions.extend(ensure_stream_channel(root))
+    elif request.agent_channel == 'absent':
+        actions.extend(remove_stream_channels(root))
+    if request.streaming_mode is not None:
+        actions.extend(set_streaming_mode(root, request.streaming_mode))
+    return actions
+
+
+def managed_state(root):
+    """The parts this collection manages, in a form that compares equal when they are equal.
+
+    libvirt's output is not a fixed point (a first redefine may reorder
+    controllers or renumber console ports), so "did the definition change" is
+    answered by comparing this, never whole documents.
+    """
+    channels = []
+    for channel in stream_channels(root):
+        source = channel.find('source')
+        channels.append((None if source is None else source.get('channel'),
+                         channel.find('target').get('type')))
+    return {
+        'streaming_modes': [streaming_mode_of(graphics) for graphics in spice_graphics(root)],
+        'stream_channels': channels,
+        'virtio_serial_controllers': len(virtio_serial_controllers(root)),
+    }
+
+
+# ---------------------------------------------------------------- running domains
+
+
+def pending_live_changes(live_root, request):
+    """Compare a running domain's live XML with the request.
+
+    Returns ``(hotplug, pending)``: ``hotplug`` is ``'attach'``, ``'detach'`` or
+    ``None``, the channel change worth trying live; ``pending`` lists what can only
+    take effect at the next cold start, as ``{'change', 'reason'}`` dicts.
+    """
+    hotplug = None
+    pending = []
+    if request.streaming_mode is not None:
+        for graphics in spice_graphics(live_root):
+            running = effective_streaming_mode(streaming_mode_of(graphics))
+            if running != request.streaming_mode:
+                pending.append({
+                    'change': 'streaming_mode',
+                    'reason': 'the running domain streams with mode %s; libvirt cannot change the '
+                              'SPICE streaming mode of a running domain, so %s takes effect at the '
+                              'next cold start (shut down, then start: a guest reboot is not enough)'
+                              % (running, request.streaming_mode),
+                })
+                break
+    has_channel = bool(stream_channels(live_root))
+    if request.agent_channel == 'present' and not has_channel:
+        if virtio_serial_controllers(live_root):
+            hotplug = 'attach'
+        else:
+            pending.append({
+                'change': 'agent_channel',
+                'reason': 'the running domain has no virtio-serial controller and libvirt cannot '
+                          'hot-plug one; the stream channel appears at the next cold start',
+            })
+    elif request.agent_channel == 'absent' and has_channel:
+        hotplug = 'detach'
+    return hotplug, pending
+
+
+def live_stream_channel_xml(live_root):
+    """The live stream channel as libvirt wants it for a detach (alias and address included)."""
+    channels = stream_channels(live_root)
+    if not channels:
+        return None
+    return etree.tostring(channels[0], encoding='unicode', with_tail=False)
+
+
+def new_stream_channel_xml():
+    return etree.tostring(new_stream_channel(), encoding='unicode')
+
+
+def redact_secrets(xml_text):
+    """Mask passwords (SPICE/VNC ``passwd``) so a definition can be shown in a diff."""
+    root = parse_domain(xml_text)
+    for element in root.iter():
+        if isinstance(element.tag, str) and 'passwd' in element.attrib:
+            element.set('passwd', '********')
+    return to_string(root)

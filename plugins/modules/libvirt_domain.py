@@ -1,0 +1,309 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: libvirt_domain
+short_description: Bring libvirt domains to a SPICE video streaming state
+version_added: 0.1.0
+description:
+  - Brings every selected libvirt domain on a hypervisor to the SPICE streaming state asked
+    for, in one pass over one connection; that is the host-side streaming mode of its SPICE graphics
+    and the C(org.spice-space.stream.0) spiceport channel that C(spice-streaming-agent) in the
+    guest writes to.
+  - Edits only the parts it manages, found by identity (the channel by type and target name, the
+    controller by type, the C(<streaming>) element inside SPICE C(<graphics>)); every other
+    element, attribute, namespace, metadata and C(qemu:commandline) stays exactly as it was.
+    Duplicated stream channels, which C(virt-xml --add-device) run twice leaves and which stop
+    a domain from starting, are reduced to one.
+  - The persistent definition is read with its secrets, so passwords survive the redefine;
+    diffs mask them.
+  - Every domain is read and checked before anything is defined. Unknown names, a domain
+    named exactly that has no SPICE graphics, or a non-spiceport port already named
+    C(org.spice-space.stream.0) fail the task with nothing changed.
+  - Each domain that needs a change is read again just before it is defined and the edit is
+    redone on that definition, so a change someone else made in the meantime is kept.
+  - Running domains get their persistent definition updated. With O(live), the channel is
+    hot-plugged or unplugged where libvirt accepts it; what libvirt cannot apply live (any
+    streaming mode change, a channel where libvirt refuses the hot-plug or the domain has no
+    virtio-serial controller) is returned per domain with the reason, and in RV(restart_required).
+    No running domain is ever stopped or restarted.
+  - Transient domains are left alone (defining one would make it persistent). Domains without
+    SPICE graphics selected by a pattern are skipped with a reason.
+author:
+  - spice.streaming maintainers
+extends_documentation_fragment:
+  - spice.streaming.streaming
+  - spice.streaming.streaming.libvirt
+options:
+  live:
+    description:
+      - Also apply to running domains what libvirt can apply live (hot-plug or hot-unplug of
+        the stream channel). What cannot be applied live is reported in RV(restart_required),
+        never forced.
+      - With V(false), only persistent definitions are changed; running domains still report
+        what waits for a cold start.
+    type: bool
+    default: true
+  backup:
+    description:
+      - Keep the original persistent definition of every domain the module changes, in
+        O(backup_dir). Restore one with C(virsh define FILE).
+      - Backup files hold the definition with its secrets (for example SPICE passwords) and are
+        readable by their owner only.
+    type: bool
+    default: false
+  backup_dir:
+    description:
+      - Directory for backups on the hypervisor, created (mode 0700) if missing.
+    type: path
+    default: /var/lib/spice-streaming/backups
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode opens a read-only connection and never defines; it reports exactly which
+        domains and parts a real run changes.
+      - Whether libvirt accepts a hot-plug on a running domain is only known by trying; check mode
+        lists such a domain in RV(restart_required) with a reason that says a real run tries it.
+  diff_mode:
+    support: full
+    details:
+      - Returns the persistent definition of each changed domain before and after, passwords
+        masked. In check mode the after side is the edited definition before libvirt adds
+        addresses to new devices.
+  idempotent:
+    support: full
+    details:
+      - C(changed) is true only when the managed parts of a persistent definition really change
+        after libvirt's own normalisation, or a hot-plug or hot-unplug succeeded.
+  platform:
+    support: full
+    platforms: posix
+notes:
+  - Streaming mode changes of a running domain take effect at the next cold start (shut down,
+    then start); a guest reboot is not enough. libvirt's C(update-device) would claim success and
+    change nothing, so the module does not call it.
+  - libvirt 9.0 refuses to hot-plug spiceport channels and nobody can hot-plug a virtio-serial
+    controller; newer libvirt releases may accept the channel hot-plug.
+  - A missing virtio-serial controller is written explicitly (index 0); libvirt would add one by
+    itself, the explicit element makes the intent visible.
+  - O(streaming_mode=off) writes C(<streaming mode="off"/>) even though QEMU also runs an absent
+    mode as off; a running domain without the element is not reported as waiting for a restart.
+seealso:
+  - name: libvirt domain XML, graphics devices
+    description: The C(<streaming>) element of SPICE graphics.
+    link: https://libvirt.org/formatdomain.html#graphical-framebuffers
+  - name: spice-streaming-agent
+    description: The guest agent that writes to the C(org.spice-space.stream.0) port.
+    link: https://gitlab.freedesktop.org/spice/spice-streaming-agent
+'''
+
+EXAMPLES = r'''
+- name: Stream every SPICE desktop of the hypervisor with the guest agent and host filter mode
+  spice.streaming.libvirt_domain:
+    name: ['*']
+    streaming_mode: filter
+    agent_channel: present
+    backup: true
+  register: streaming
+
+- name: Show what waits for a cold start
+  ansible.builtin.debug:
+    msg: "{{ streaming.restart_required }}"
+
+- name: Host encoding only, on the VDI pool, leaving the golden images alone
+  spice.streaming.libvirt_domain:
+    uri: qemu:///system
+    name: ['vdi-*']
+    exclude: ['vdi-golden-*']
+    streaming_mode: all
+
+- name: Take the stream channel out of one desktop, persistent definition only
+  spice.streaming.libvirt_domain:
+    name: [desk-042]
+    agent_channel: absent
+    live: false
+
+- name: Preview on a remote hypervisor, with diffs, nothing changed
+  spice.streaming.libvirt_domain:
+    uri: qemu+ssh://root@hv01.example.org/system
+    name: ['*']
+    streaming_mode: filter
+    agent_channel: present
+  check_mode: true
+  diff: true
+'''
+
+RETURN = r'''
+domains:
+  description: What was done to each selected domain, by name.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The domain name.
+      type: str
+      sample: vdi-001
+    active:
+      description: Whether the domain was running (or paused) when the task ran.
+      type: bool
+    changed:
+      description: Whether its persistent definition or running state changed.
+      type: bool
+    actions:
+      description: Changes to the persistent definition (in check mode, the changes a real run makes).
+      type: list
+      elements: str
+      sample: ["added <channel type='spiceport'> org.spice-space.stream.0", "set SPICE streaming mode to filter (was off)"]
+    live_actions:
+      description: Changes applied to the running domain.
+      type: list
+      elements: str
+      sample: ["hot-plugged the stream channel into the running domain"]
+    restart_required:
+      description: What waits for the next cold start of the running domain, and why.
+      type: list
+      elements: dict
+      contains:
+        change:
+          description: V(streaming_mode) or V(agent_channel).
+          type: str
+        reason:
+          description: Why it could not be applied live.
+          type: str
+    skipped:
+      description: Whether the domain was left alone.
+      type: bool
+    reason:
+      description: Why it was left alone (transient, no SPICE graphics).
+      type: str
+    backup_file:
+      description: Where its original definition was saved, when O(backup) was set and it changed.
+      type: str
+    notes:
+      description: Things worth knowing, for example that someone else changed the definition meanwhile.
+      type: list
+      elements: str
+  sample:
+    vdi-001:
+      name: vdi-001
+      active: true
+      changed: true
+      actions: ["added <channel type='spiceport'> org.spice-space.stream.0"]
+      live_actions: []
+      restart_required:
+        - change: agent_channel
+          reason: "libvirt refused to hot-plug the stream channel on the running domain (...)"
+      skipped: false
+      reason: null
+      backup_file: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml
+      notes: []
+changed_domains:
+  description: Names of the domains that changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [vdi-001, vdi-002]
+restart_required:
+  description: Names of running domains with a change that waits for a cold start.
+  returned: always
+  type: list
+  elements: str
+  sample: [vdi-001]
+skipped_domains:
+  description: Domains left alone, with the reason.
+  returned: always
+  type: dict
+  sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}
+backup_files:
+  description: Backup file of each changed domain, when O(backup) was set.
+  returned: always
+  type: dict
+  sample: {vdi-001: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml}
+failed_domains:
+  description: Domains that could not be brought to the asked state, with the reason.
+  returned: failure
+  type: dict
+  sample: {kiosk-vnc: "has no SPICE graphics, so it cannot carry a spiceport channel or a streaming mode"}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    StreamingError,
+    StreamingRun,
+    connect,
+    ensure_bindings,
+    hypervisor_name,
+    select_domains,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    streaming_argument_spec,
+)
+
+
+def argument_spec():
+    spec = dict(
+        uri=dict(type='str', default='qemu:///system'),
+        name=dict(type='list', elements='str', required=True, aliases=['domains']),
+        exclude=dict(type='list', elements='str', default=[]),
+        live=dict(type='bool', default=True),
+        backup=dict(type='bool', default=False),
+        backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
+    )
+    spec.update(streaming_argument_spec())
+    return spec
+
+
+def run_module(module):
+    params = module.params
+    conn = connect(params['uri'], read_only=module.check_mode)
+    try:
+        selected, unknown = select_domains(conn, params['name'], params['exclude'])
+        if unknown:
+            raise StreamingError(
+                'nothing was changed: no domain named %s on %s (%s). Check the names with '
+                "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
+                % (', '.join("'%s'" % name for name in unknown), hypervisor_name(conn),
+                   params['uri'], params['uri']),
+                failed_domains={name: 'no such domain' for name in unknown})
+        run = StreamingRun(
+            conn, params['uri'],
+            StreamingRequest(params['streaming_mode'], params['agent_channel']),
+            check_mode=module.check_mode, live=params['live'],
+            backup_dir=params['backup_dir'] if params['backup'] else None,
+            diff=module._diff)
+        run.plan(selected)
+        run.apply()
+    finally:
+        conn.close()
+    result = run.summary()
+    if module._diff:
+        result['diff'] = run.diffs
+    if run.failures:
+        result['failed_domains'] = run.failures
+        module.fail_json(
+            msg='%d of the selected domains could not be changed: %s' % (
+                len(run.failures), '; '.join('%s: %s' % (run.where(name), reason)
+                                             for name, reason in sorted(run.failures.items()))),
+            **result)
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    ensure_bindings(module)
+    try:
+        run_module(module)
+    except StreamingError as err:
+        module.fail_json(msg=err.msg, changed=False, **err.details)
+
+
+if __name__ == '__main__':
+    main()
