@@ -327,7 +327,7 @@ class _Entry:
         return self.value.get(key)
 
     def label(self):
-        return '%s %s' % (self.option.token, self.value.describe())
+        return '%s %s at argument %d' % (self.option.token, self.value.describe(), self.option.index + 1)
 
 
 class CommandLine:
@@ -511,24 +511,31 @@ class CommandLine:
             number += 1
         return '%s%d' % (stem, number)
 
-    def _used_port_numbers(self, bus):
-        """Port numbers QEMU gives away on ``bus`` before our port is created.
+    def _used_port_numbers(self, bus, as_json):
+        """Port numbers QEMU gives away on ``bus`` before a new port is created.
 
         Ports without ``bus=`` may land on any virtio-serial bus, so they are
-        counted as if on this one.  Ports without ``nr=`` get a number when
-        created, in command-line order: a virtconsole the reserved 0 if free,
-        any other port the lowest free number from 1, as QEMU does.
+        counted as if on this one.  Every ``nr=`` written counts.  Ports without
+        ``nr=`` get a number when created: a virtconsole the reserved 0 if free,
+        any other port the lowest free number from 1.  QEMU creates every
+        key=value ``-device`` in command-line order and only then the JSON ones,
+        so a new key=value port comes after the key=value ports only, a new
+        JSON port after all of them.
         """
+        ports = [entry for entry in self.live_devices()
+                 if entry.get('driver') in SERIAL_PORT_DRIVERS and entry.get('bus') in (None, bus)]
         used = set()
-        for entry in self.live_devices():
-            if entry.get('driver') not in SERIAL_PORT_DRIVERS:
-                continue
-            if entry.get('bus') not in (None, bus):
-                continue
+        for entry in ports:
             number = entry.get('nr')
             if number is not None:
                 used.add(_parse_number(number, '%s has nr=%r' % (entry.option.where, number)))
-            elif entry.get('driver') == 'virtconsole' and 0 not in used:
+        created_before = [entry for entry in ports if entry.value.json is None]
+        if as_json:
+            created_before += [entry for entry in ports if entry.value.json is not None]
+        for entry in created_before:
+            if entry.get('nr') is not None:
+                continue
+            if entry.get('driver') == 'virtconsole' and 0 not in used:
                 used.add(0)
             else:
                 used.add(_lowest_free(used))
@@ -541,24 +548,30 @@ class CommandLine:
         return _parse_number(value, '%s has max_ports=%r' % (controller.option.where, value))
 
     def _place_new_port(self):
-        """``(bus, nr)`` for a new port; ``(None, None)`` lets QEMU choose both."""
+        """``(bus, nr, as_json)`` for a new port; bus and nr ``None`` let QEMU choose both.
+
+        A port for a virtio-serial device written as JSON is written as JSON
+        too: QEMU creates JSON devices after all the others, and a key=value
+        port would look for the bus before the device that brings it exists.
+        """
         controllers = self.virtio_serial_controllers()
         named = [entry for entry in controllers if entry.get('id')]
         if controllers and not named:
             # A virtio-serial device without id has a bus name QEMU makes up and
             # repeats between such devices; QEMU puts a port without bus= on the
             # first virtio-serial bus and gives it a free number itself.
-            return None, None
+            return None, None, all(entry.value.json is not None for entry in controllers)
         for controller in named:
             bus = controller.get('id') + '.0'
-            number = _lowest_free(self._used_port_numbers(bus))
+            as_json = controller.value.json is not None
+            number = _lowest_free(self._used_port_numbers(bus, as_json))
             if number < self._max_ports(controller):
-                return bus, number
+                return bus, number, as_json
         ident = self._free_device_id('virtio-serial')
         why = ('no virtio-serial device was there' if not controllers
                else 'every virtio-serial bus here is full')
         self.add('-device', format_opts([('driver', NEW_CONTROLLER_DRIVER), ('id', ident)], 'driver'), why)
-        return ident + '.0', 1
+        return ident + '.0', 1, False
 
     def _give_chardev(self, port, orphans):
         """Connect a stream port without backend to a spiceport chardev."""
@@ -603,7 +616,7 @@ class CommandLine:
             else:
                 self._give_chardev(keeper, orphans)
         else:
-            bus, number = self._place_new_port()
+            bus, number, as_json = self._place_new_port()
             if orphans:
                 chardev_id = orphans.pop(0).get('id')
                 _unused, device_id = self._new_ids()
@@ -612,9 +625,12 @@ class CommandLine:
                 self.add('-chardev', _stream_chardev_text(chardev_id))
             pairs = [('driver', 'virtserialport')]
             if bus is not None:
-                pairs += [('bus', bus), ('nr', str(number))]
+                pairs += [('bus', bus), ('nr', number)]
             pairs += [('chardev', chardev_id), ('id', device_id), ('name', STREAM_PORT_NAME)]
-            self.add('-device', format_opts(pairs, 'driver'))
+            if as_json:
+                self.add('-device', json.dumps(dict(pairs), separators=(',', ':')))
+            else:
+                self.add('-device', format_opts([(key, str(value)) for key, value in pairs], 'driver'))
         for chardev in orphans:
             self.remove(chardev, 'a second spiceport named %s with no port' % STREAM_PORT_NAME)
 

@@ -178,6 +178,29 @@ class TestStreamPort:
             '-device', 'virtserialport,chardev=charchannel1,id=channel1,name=%s' % STREAM,
         ]
 
+    def test_json_controller_gets_a_json_port(self):
+        # QEMU creates JSON devices after every key=value one: a key=value port
+        # would not find the bus of a JSON controller.
+        args = BASE + ['-device', '{"driver":"virtio-serial-pci","id":"vsj"}',
+                       '-device', '{"driver":"virtserialport","bus":"vsj.0","name":"a"}',
+                       '-device', 'virtserialport,bus=vsj.0,name=b']
+        result = streaming(args, agent_channel='present')
+        # b is created first and gets 1, then a gets 2, then the new port 3.
+        assert result.args[-1] == ('{"driver":"virtserialport","bus":"vsj.0","nr":3,"chardev":"charchannel1",'
+                                   '"id":"channel1","name":"%s"}' % STREAM)
+        assert_fixed_point(result.args, None, 'present')
+
+    def test_key_value_port_is_created_before_json_ports(self):
+        args = BASE + ['-device', 'virtio-serial-pci,id=vs',
+                       '-device', '{"driver":"virtserialport","bus":"vs.0","name":"a"}']
+        # The JSON port is created after the new one and takes a free number then.
+        assert 'bus=vs.0,nr=1,' in streaming(args, agent_channel='present').args[-1]
+
+    def test_id_less_json_controllers_get_a_json_port(self):
+        args = BASE + ['-device', '{"driver":"virtio-serial-pci"}']
+        assert streaming(args, agent_channel='present').args[-1] == \
+            '{"driver":"virtserialport","chardev":"charchannel1","id":"channel1","name":"%s"}' % STREAM
+
     def test_full_bus_gets_a_second_controller(self):
         args = BASE + ['-device', 'virtio-serial-pci,id=vs,max_ports=2',
                        '-device', 'virtserialport,bus=vs.0,nr=1,name=a']

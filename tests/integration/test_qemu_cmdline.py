@@ -1,0 +1,447 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""spice.streaming.qemu_cmdline for real: Ansible runs the module, real QEMU runs the result.
+
+Each scenario writes a systemd-style environment file, runs the module through
+ansible-playbook or ansible (check mode, real run, check-mode rerun, real rerun),
+reads the resulting arguments back with /bin/sh (not with the collection's own
+parser) and starts /usr/bin/qemu-system-x86_64 with them, paused (-S), without
+disk, on unix sockets only. QEMU is then asked over QMP what it built.
+
+The streaming mode is not visible over QMP (query-spice does not report it), so
+it is proven three ways: spice-server's own debug log (G_MESSAGES_DEBUG=Spice)
+prints "display_channel_set_stream_video: sv MODE" once a QXL device attaches;
+/proc/PID/cmdline carries the -spice option; and QEMU refuses a bogus value
+with its own error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+QEMU = '/usr/bin/qemu-system-x86_64'
+STREAM = 'org.spice-space.stream.0'
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOK = os.path.join(HERE, 'qemu_cmdline', 'converge.yml')
+BIN = os.path.dirname(sys.executable)
+
+pytestmark = pytest.mark.skipif(not os.access(QEMU, os.X_OK), reason='needs %s' % QEMU)
+
+
+# ---------------------------------------------------------------- running Ansible
+
+
+def ansible_env():
+    return dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
+                ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
+                ANSIBLE_RETRY_FILES_ENABLED='0')
+
+
+def run_module(module_args, check=False, diff=False, cwd=None):
+    """Run spice.streaming.qemu_cmdline ad hoc on localhost; return (rc, result dict)."""
+    cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
+           '-e', 'ansible_python_interpreter=%s' % sys.executable,
+           '-m', 'spice.streaming.qemu_cmdline', '-a', json.dumps(module_args)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=ansible_env())
+    match = re.search(r'^localhost \| (\w+)!? => ', out.stdout, re.M)
+    assert match, out.stdout + out.stderr
+    return out.returncode, json.loads(out.stdout[match.end():]), out.stdout
+
+
+def run_playbook(tmp_path, env_file, streaming_mode, agent_channel):
+    result_file = tmp_path / 'results.json'
+    cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', PLAYBOOK,
+           '-e', 'ansible_python_interpreter=%s' % sys.executable,
+           '-e', json.dumps(dict(env_file=str(env_file), result_file=str(result_file),
+                                 streaming_mode=streaming_mode, agent_channel=agent_channel))]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=ansible_env())
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(result_file.read_text())
+
+
+def shell_args(env_file, variable='QEMU_ARGS'):
+    """The arguments a shell wrapper gets from the file: independent of the collection's parser."""
+    script = '. "$1"; eval "set -- $%s"; printf "%%s\\0" "$@"' % variable
+    out = subprocess.run(['sh', '-c', script, 'sh', str(env_file)],
+                         capture_output=True, text=True, timeout=10, check=True)
+    return out.stdout.split('\0')[:-1]
+
+
+# ---------------------------------------------------------------- running QEMU
+
+
+class QMP:
+    """A minimal QMP client over a unix socket, with a deadline on every read."""
+
+    def __init__(self, path, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.reader = self.sock.makefile('r')
+        greeting = json.loads(self.reader.readline())
+        assert 'QMP' in greeting
+        self.execute('qmp_capabilities')
+
+    def execute(self, command, **arguments):
+        message = {'execute': command}
+        if arguments:
+            message['arguments'] = arguments
+        self.sock.sendall(json.dumps(message).encode() + b'\n')
+        while True:
+            reply = json.loads(self.reader.readline())
+            if 'return' in reply:
+                return reply['return']
+            if 'error' in reply:
+                raise RuntimeError('%s: %s' % (command, reply['error']))
+
+    def hmp(self, command_line):
+        return self.execute('human-monitor-command', **{'command-line': command_line})
+
+    def close(self):
+        self.reader.close()
+        self.sock.close()
+
+
+# What every test run adds to the arguments under test: paused, no disk, no
+# default devices, no window, unix sockets only. The QXL device makes
+# spice-server create its display channel, which logs the streaming mode it got;
+# the control spiceport, with an ordinary name, shows what spice-server does
+# with a port it does not take for a stream device.
+def harness_args(tmp_path):
+    return ['-S', '-nodefaults', '-display', 'none', '-machine', 'q35', '-accel', 'tcg', '-m', '64',
+            '-vga', 'none', '-device', 'qxl-vga',
+            '-chardev', 'spiceport,id=control0,name=org.example.control',
+            '-qmp', 'unix:%s,server=on,wait=off' % (tmp_path / 'qmp.sock')]
+
+
+class Qemu:
+    """qemu-system-x86_64 started with ``args``; always stopped by :meth:`stop`."""
+
+    def __init__(self, args, tmp_path):
+        self.tmp_path = tmp_path
+        self.argv = [QEMU] + list(args) + harness_args(tmp_path)
+        self.log = tmp_path / 'qemu.log'
+        with open(self.log, 'wb') as log:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=dict(os.environ, G_MESSAGES_DEBUG='Spice'),
+                                         start_new_session=True)
+        self.qmp = None
+        try:
+            self.qmp = QMP(str(tmp_path / 'qmp.sock'))
+        except Exception:
+            self.stop()
+            raise AssertionError('QEMU did not come up: %s' % self.log.read_text(errors='replace'))
+
+    def cmdline(self):
+        with open('/proc/%d/cmdline' % self.proc.pid, 'rb') as handle:
+            return handle.read().decode().split('\0')[:-1]
+
+    def log_text(self):
+        return self.log.read_text(errors='replace')
+
+    def stop(self):
+        if self.qmp is not None:
+            try:
+                self.qmp.execute('quit')
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self.qmp.close()
+            self.qmp = None
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def qemu_runner(tmp_path):
+    started = []
+
+    def start(args):
+        qemu = Qemu(args, tmp_path)
+        started.append(qemu)
+        return qemu
+
+    yield start
+    for qemu in started:
+        qemu.stop()
+
+
+def qemu_refuses(args, tmp_path):
+    """Run QEMU with ``args`` that must fail; return its error output."""
+    argv = [QEMU] + list(args) + harness_args(tmp_path)
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    return out.stderr
+
+
+# ---------------------------------------------------------------- what QEMU is asked
+
+
+def assert_stream_port(qemu, chardev_id, device_id, bus, nr):
+    """QEMU built a spiceport chardev and a virtserialport of the stream name on ``bus``."""
+    chardevs = {c['label']: c for c in qemu.qmp.execute('query-chardev')}
+    assert chardevs[chardev_id]['filename'] == 'spiceport'
+    assert '%s: filename=spiceport' % chardev_id in qemu.qmp.hmp('info chardev')
+
+    peripherals = {p['name']: p['type'] for p in qemu.qmp.execute('qom-list', path='/machine/peripheral')}
+    assert peripherals[device_id] == 'child<virtserialport>'
+    port = '/machine/peripheral/' + device_id
+    assert qemu.qmp.execute('qom-get', path=port, property='name') == STREAM
+    assert qemu.qmp.execute('qom-get', path=port, property='chardev') == chardev_id
+    assert qemu.qmp.execute('qom-get', path=port, property='nr') == nr
+    parent_bus = qemu.qmp.execute('qom-get', path=port, property='parent_bus')
+    assert parent_bus.endswith('/' + bus)
+    assert qemu.qmp.execute('qom-get', path=parent_bus, property='type') == 'virtio-serial-bus'
+
+    # spice-server takes a spiceport named org.spice-space.stream.0 for a stream
+    # device and opens no SPICE "port" channel for it; an ordinary name gets one.
+    log = qemu.log_text()
+    stream_lines = [line for line in log.splitlines() if 'id=%s' % chardev_id in line and 'Spice' in line]
+    assert any('spice_server_char_device_add_interface: CHAR_DEVICE port' in line for line in stream_lines), log
+    assert not any(re.search(r'Spice: port:\d+ ', line) for line in stream_lines), log
+    assert re.search(r'id=control0,name=org.example.control: info: Spice: port:\d+ ', log), log
+
+
+def assert_streaming_mode(qemu, mode):
+    """spice-server got ``mode``; the running process carries it on its command line."""
+    log = qemu.log_text()
+    assert re.findall(r'display_channel_set_stream_video: sv (\w+)', log) == [mode], log
+    spice_values = [arg for arg in qemu.cmdline() if 'streaming-video=' in arg]
+    assert spice_values and spice_values[-1].split('streaming-video=')[-1].split(',')[0] == mode
+    info = qemu.qmp.execute('query-spice')
+    assert info['enabled'] is True
+    assert info['host'].endswith('spice.sock')  # a unix socket, no TCP port
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def write_env(path, text):
+    path.write_text(text)
+    os.chmod(path, 0o640)
+    return path
+
+
+def base_env(tmp_path):
+    """An environment file of the kind a systemd unit reads, with a guest-agent port already there."""
+    return (
+        '# /etc/qemu-vm/desk-01.env, read by qemu-vm@.service\n'
+        'QEMU_BIN=/usr/bin/qemu-system-x86_64\n'
+        'QEMU_ARGS="-name desk-01 \\\n'
+        '  -spice unix=on,addr={spice},disable-ticketing=on,image-compression=auto_glz \\\n'
+        '  -device virtio-serial-pci,id=vs0 \\\n'
+        '  -chardev socket,id=qga0,path={qga},server=on,wait=off \\\n'
+        '  -device virtserialport,bus=vs0.0,nr=1,chardev=qga0,name=org.qemu.guest_agent.0"\n'
+        'EXTRA_OPTS=--verbose\n'
+    ).format(spice=tmp_path / 'spice.sock', qga=tmp_path / 'qga.sock')
+
+
+@pytest.mark.parametrize('mode', ['filter', 'all'])
+def test_environment_file_end_to_end(tmp_path, qemu_runner, mode):
+    env_file = write_env(tmp_path / 'desk-01.env', base_env(tmp_path))
+    original = env_file.read_text()
+
+    results = run_playbook(tmp_path, env_file, mode, 'present')
+    real = results['real_run']
+    assert real['actions'] == [
+        'added -chardev spiceport,name=%s,id=charchannel1' % STREAM,
+        'added -device virtserialport,bus=vs0.0,nr=2,chardev=charchannel1,id=channel1,name=%s' % STREAM,
+        'set streaming-video=%s in -spice at argument 3 (was not set, which QEMU runs as off)' % mode,
+    ]
+    # Only the QEMU_ARGS assignment changed; the file kept its mode; the backup is the original.
+    text = env_file.read_text()
+    prefix, suffix = original.split('QEMU_ARGS=')[0], '\nEXTRA_OPTS=--verbose\n'
+    assert text.startswith(prefix) and text.endswith(suffix)
+    assert oct(os.stat(env_file).st_mode & 0o777) == '0o640'
+    with open(real['backup_file']) as backup:
+        assert backup.read() == original
+    assert results['check_run']['diff']['before'] == original
+    assert results['check_run']['diff']['after'] == text
+
+    args = shell_args(env_file)
+    assert args == real['args']
+    qemu = qemu_runner(args)
+    assert_stream_port(qemu, 'charchannel1', 'channel1', 'vs0.0', 2)
+    assert_streaming_mode(qemu, mode)
+    # The guest-agent port the file had is still there, number 1 on the same bus.
+    anonymous = qemu.qmp.execute('qom-list', path='/machine/peripheral-anon')
+    ports = ['/machine/peripheral-anon/' + p['name'] for p in anonymous if p['type'] == 'child<virtserialport>']
+    assert [(qemu.qmp.execute('qom-get', path=port, property='name'),
+             qemu.qmp.execute('qom-get', path=port, property='nr'),
+             qemu.qmp.execute('qom-get', path=port, property='chardev')) for port in ports] == \
+        [('org.qemu.guest_agent.0', 1, 'qga0')]
+
+
+def test_qemu_refuses_a_bogus_mode_and_accepts_each_real_one(tmp_path, qemu_runner):
+    env_file = write_env(tmp_path / 'vm.env', base_env(tmp_path))
+    rc, result, _out = run_module(dict(path=str(env_file), streaming_mode='off', agent_channel='present'))
+    assert rc == 0 and result['changed']
+    args = shell_args(env_file)
+    bogus = [arg.replace('streaming-video=off', 'streaming-video=bogus') for arg in args]
+    assert bogus != args
+    assert 'invalid stream video control: bogus' in qemu_refuses(bogus, tmp_path)
+    qemu = qemu_runner(args)
+    assert_streaming_mode(qemu, 'off')
+
+
+def test_json_device_in_the_file(tmp_path, qemu_runner):
+    """A virtio-serial device written as JSON (QEMU 7.2 accepts it) is found and used."""
+    env_file = write_env(tmp_path / 'vm.env', (
+        'QEMU_ARGS="-spice unix=on,addr=%s,disable-ticketing=on '
+        '-device \'{\\"driver\\":\\"virtio-serial-pci\\",\\"id\\":\\"vsj\\",\\"max_ports\\":4}\'"\n'
+    ) % (tmp_path / 'spice.sock'))
+    rc, result, _out = run_module(dict(path=str(env_file), streaming_mode='filter', agent_channel='present'))
+    assert rc == 0, result
+    assert result['args'][3] == '{"driver":"virtio-serial-pci","id":"vsj","max_ports":4}'
+    # QEMU creates JSON devices after all others, so the port for a JSON bus is JSON too.
+    assert result['args'][-1] == ('{"driver":"virtserialport","bus":"vsj.0","nr":1,"chardev":"charchannel1",'
+                                  '"id":"channel1","name":"%s"}' % STREAM)
+    qemu = qemu_runner(shell_args(env_file))
+    assert_stream_port(qemu, 'charchannel1', 'channel1', 'vsj.0', 1)
+    assert_streaming_mode(qemu, 'filter')
+
+
+def test_duplicated_stream_ports_are_reduced_and_qemu_starts(tmp_path, qemu_runner):
+    """Two ports of the stream name stop QEMU; the module leaves one and QEMU starts."""
+    spice = 'unix=on,addr=%s,disable-ticketing=on' % (tmp_path / 'spice.sock')
+    twice = ['-spice', spice, '-device', 'virtio-serial-pci,id=vs',
+             '-chardev', 'spiceport,id=s1,name=%s' % STREAM,
+             '-device', 'virtserialport,bus=vs.0,nr=1,chardev=s1,id=p1,name=%s' % STREAM,
+             '-chardev', 'spiceport,id=s2,name=%s' % STREAM,
+             '-device', 'virtserialport,bus=vs.0,nr=2,chardev=s2,id=p2,name=%s' % STREAM]
+    assert 'A port already exists by name %s' % STREAM in qemu_refuses(twice, tmp_path)
+
+    rc, check, out = run_module(dict(args=twice, agent_channel='present'), check=True, diff=True)
+    assert rc == 0 and check['changed']
+    assert '\n-virtserialport,bus=vs.0,nr=2,chardev=s2,id=p2,name=%s\n' % STREAM in out
+    assert check['actions'] == [
+        'removed -device virtserialport id=p2 at argument 11 (a second port named %s stops QEMU from '
+        'starting)' % STREAM,
+        'removed -chardev spiceport id=s2 at argument 9 (served only the removed duplicate port)']
+    rc, real, _out = run_module(dict(args=twice, agent_channel='present'))
+    assert real['args'] == check['args'] == twice[:8]
+    rc, again, _out = run_module(dict(args=real['args'], agent_channel='present'))
+    assert rc == 0 and not again['changed']
+    qemu = qemu_runner(real['args'])
+    assert_stream_port(qemu, 's1', 'p1', 'vs.0', 1)
+
+
+def test_absent_removes_the_port_and_qemu_agrees(tmp_path, qemu_runner):
+    env_file = write_env(tmp_path / 'vm.env', base_env(tmp_path))
+    run_module(dict(path=str(env_file), streaming_mode='filter', agent_channel='present'))
+    results = run_playbook(tmp_path, env_file, 'off', 'absent')
+    assert results['real_run']['actions'] == [
+        'removed -device virtserialport id=channel1 at argument 13 (the stream port)',
+        "removed -chardev spiceport id=charchannel1 at argument 11 (the stream port's chardev)",
+        'set streaming-video=off in -spice at argument 3 (was filter)',
+    ]
+    qemu = qemu_runner(shell_args(env_file))
+    labels = {c['label'] for c in qemu.qmp.execute('query-chardev')}
+    assert 'charchannel1' not in labels and 'qga0' in labels
+    peripherals = {p['name'] for p in qemu.qmp.execute('qom-list', path='/machine/peripheral')}
+    assert 'vs0' in peripherals and 'channel1' not in peripherals
+    assert_streaming_mode(qemu, 'off')
+
+
+def test_filter_output_runs_in_qemu(tmp_path, qemu_runner):
+    """The qemu_args filter's fragment, appended to a plain command line, starts as asked."""
+    expr = "{{ [] | spice.streaming.qemu_args(streaming_mode='all', agent_channel='present') | to_json }}"
+    cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
+           '-e', 'ansible_python_interpreter=%s' % sys.executable,
+           '-m', 'ansible.builtin.debug', '-a', json.dumps({'msg': expr})]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(tmp_path), env=ansible_env())
+    assert out.returncode == 0, out.stdout + out.stderr
+    fragment = json.loads(json.loads(out.stdout[out.stdout.index('=>') + 2:])['msg'])
+    spice = ['-spice', 'unix=on,addr=%s,disable-ticketing=on' % (tmp_path / 'spice.sock')]
+    qemu = qemu_runner(spice + fragment)
+    assert_stream_port(qemu, 'charchannel1', 'channel1', 'virtio-serial0.0', 1)
+    assert_streaming_mode(qemu, 'all')
+
+
+# ---------------------------------------------------------------- errors change nothing
+
+
+def snapshot(path):
+    stat = os.stat(path)
+    return path.read_bytes(), stat.st_mtime_ns, stat.st_ino
+
+
+@pytest.mark.parametrize('name, text, module_args, message', [
+    ('no-spice', 'QEMU_ARGS="-machine q35 -m 64"\n', dict(streaming_mode='filter'),
+     'there is no -spice option to amend'),
+    ('unbalanced', 'QEMU_ARGS="-name \'desk -spice port=5930"\n', dict(streaming_mode='filter'),
+     'unbalanced single quote'),
+    ('unterminated', 'QEMU_ARGS="-spice port=5930\nOTHER=1\n', dict(streaming_mode='filter'),
+     'opens a quote at line 1 that is never closed'),
+    ('spice-no-value', 'QEMU_ARGS="-m 64 -spice"\n', dict(streaming_mode='filter'),
+     '-spice at argument 3, the last one, has no value'),
+    ('spice-equals', 'QEMU_ARGS="-spice=port=5930"\n', dict(streaming_mode='filter'),
+     "QEMU does not accept '-spice=VALUE'"),
+    ('unknown-mode', 'QEMU_ARGS="-spice port=5930"\n', dict(streaming_mode='fast'),
+     'value of streaming_mode must be one of'),
+    ('foreign-port', 'QEMU_ARGS="-spice port=5930 -chardev pty,id=p0 '
+                     '-device virtserialport,chardev=p0,name=org.spice-space.stream.0"\n',
+     dict(agent_channel='present'), "uses chardev 'p0', a pty, not a spiceport"),
+    ('no-variable', 'ARGS="-spice port=5930"\n', dict(streaming_mode='all'), 'there is no QEMU_ARGS= line'),
+])
+def test_errors_are_clear_and_leave_the_file_untouched(tmp_path, name, text, module_args, message):
+    env_file = write_env(tmp_path / ('%s.env' % name), text)
+    before = snapshot(env_file)
+    rc, result, out = run_module(dict(module_args, path=str(env_file)))
+    assert rc != 0
+    assert 'localhost | FAILED! =>' in out
+    assert message in result['msg'], out
+    if 'value of streaming_mode' not in message:
+        assert result['msg'].startswith(str(env_file) + ': ')
+    assert snapshot(env_file) == before
+    assert sorted(os.listdir(tmp_path)) == ['%s.env' % name]
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / 'nowhere.env'
+    rc, result, _out = run_module(dict(path=str(missing), streaming_mode='filter'))
+    assert rc != 0
+    assert result['msg'] == ('%s does not exist; create it first (for example with '
+                             'ansible.builtin.template) with a line QEMU_ARGS="<QEMU arguments>"' % missing)
+    assert not missing.exists()
+
+
+def test_args_and_path_are_exclusive(tmp_path):
+    rc, result, _out = run_module(dict(path=str(tmp_path / 'x'), args=['-spice', 'port=1']))
+    assert rc != 0 and 'mutually exclusive' in result['msg']
+
+
+@pytest.mark.skipif(shutil.which('sh') is None, reason='needs a POSIX shell')
+def test_args_mode_check_and_diff(tmp_path):
+    args = ['-machine', 'q35', '-spice', 'port=5930,password=a,,b']
+    rc, result, out = run_module(dict(args=args, streaming_mode='filter'), check=True, diff=True)
+    assert rc == 0 and result['changed']
+    assert result['args'] == ['-machine', 'q35', '-spice', 'port=5930,password=a,,b,streaming-video=filter']
+    assert '+port=5930,password=a,,b,streaming-video=filter' in out
+    rc, again, _out = run_module(dict(args=result['args'], streaming_mode='filter'))
+    assert rc == 0 and not again['changed'] and again['actions'] == []
