@@ -37,8 +37,9 @@ description:
     O(path).
   - The changed command line takes effect when QEMU is next started.
 author:
-  - spice.streaming maintainers
+  - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
 options:
   args:
@@ -85,6 +86,7 @@ attributes:
       - With O(path), the whole file before and after. With O(args), the argument lists, one
         argument per line.
   idempotent:
+    description: When run twice in a row with the same options, the second run reports no change.
     support: full
     details:
       - C(changed) is true only when the argument list differs from the one given or read; a

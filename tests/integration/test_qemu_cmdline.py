@@ -35,7 +35,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, 'qemu_cmdline', 'converge.yml')
 BIN = os.path.dirname(sys.executable)
 
-pytestmark = pytest.mark.skipif(not os.access(QEMU, os.X_OK), reason='needs %s' % QEMU)
+
+
+@pytest.fixture(autouse=True)
+def qemu_installed():
+    """A missing QEMU fails the suite, like a missing libvirtd does; it never skips it."""
+    if not os.access(QEMU, os.X_OK):
+        pytest.fail('these tests need %s (Debian: qemu-system-x86)' % QEMU, pytrace=False)
 
 
 # ---------------------------------------------------------------- running Ansible
