@@ -38,6 +38,19 @@ ensure_system_packages() {
     "${missing[@]}" >/dev/null
 }
 
+# Without udev (containers, CI sandboxes) /dev/kvm stays root-only 0600, while
+# Debian's udev rule makes it root:kvm 0660.  libvirt probes QEMU with KVM as root,
+# then finds KVM unusable for the libvirt-qemu user, drops its capability cache
+# and probes again on every call: each define then waits seconds behind a
+# probe.  Give /dev/kvm the mode it has on a normal Debian host.
+ensure_kvm_device_mode() {
+  [ -c /dev/kvm ] || return 0
+  getent group kvm >/dev/null || return 0
+  [ "$(stat -c '%G %a' /dev/kvm)" = "kvm 660" ] && return 0
+  log "giving /dev/kvm the root:kvm 0660 mode udev gives it on Debian"
+  as_root chgrp kvm /dev/kvm && as_root chmod 0660 /dev/kvm
+}
+
 libvirt_answers() {
   timeout 10 virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1
 }
@@ -45,6 +58,7 @@ libvirt_answers() {
 # libvirtd that already runs is left alone.  Without systemd as PID 1 (containers,
 # CI sandboxes) the daemons are started by hand, as test-environment.md describes.
 ensure_libvirtd() {
+  ensure_kvm_device_mode
   libvirt_answers && return 0
   log "starting libvirt ($LIBVIRT_URI)"
   if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
