@@ -1,0 +1,230 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The libvirt layer on libvirt's in-process test:///default driver (no daemon).
+
+The real daemon and QEMU are exercised by tests/integration; here the cases
+that need a precise interleaving (someone redefines a domain between the plan
+and the define) or a broken environment (no bindings) are set up exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import libvirt
+import pytest
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+
+URI = 'test:///default'
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'domains')
+ENABLE = StreamingRequest('filter', 'present')
+
+
+def fixture_xml(fixture, name):
+    with open(os.path.join(FIXTURES, fixture), encoding='utf-8') as handle:
+        text = handle.read()
+    text = re.sub(r'<name>[^<]*</name>', '<name>%s</name>' % name, text, count=1)
+    return re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % uuid.uuid4(), text, count=1)
+
+
+@pytest.fixture
+def conn():
+    connection = ls.connect(URI)
+    made = []
+
+    def define(fixture, name):
+        made.append(name)
+        return connection.defineXML(fixture_xml(fixture, name))
+
+    connection.define = define
+    yield connection
+    for name in made:
+        try:
+            dom = connection.lookupByName(name)
+        except libvirt.libvirtError:
+            continue
+        if dom.isActive():
+            dom.destroy()
+        if dom.isPersistent():
+            dom.undefine()
+    connection.close()
+
+
+def run(conn, names, request=ENABLE, exclude=(), **options):
+    selected, unknown = ls.select_domains(conn, names, list(exclude))
+    assert unknown == []
+    streaming = ls.StreamingRun(conn, URI, request, **options)
+    streaming.plan(selected)
+    return streaming
+
+
+def test_select_resolves_names_patterns_and_exclusions(conn):
+    for name in ('u-vdi-1', 'u-vdi-2', 'u-vdi-gold', 'u-kiosk'):
+        conn.define('q35-spice-virtmanager.xml', name)
+    selected, unknown = ls.select_domains(conn, ['u-vdi-*', 'u-kiosk', 'u-nope', 'u-zz*'], ['*-gold'])
+    assert [(s.name, s.exact) for s in selected] == [('u-kiosk', True), ('u-vdi-1', False), ('u-vdi-2', False)]
+    assert unknown == ['u-nope']
+    assert all(s.persistent and not s.active for s in selected)
+
+
+def test_plan_then_apply_defines_only_what_differs(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-a')
+    conn.define('q35-spice-streaming-filter.xml', 'u-b')
+    streaming = run(conn, ['u-*'])
+    streaming.apply()
+    summary = streaming.summary()
+    assert summary['changed_domains'] == ['u-a']
+    assert summary['domains']['u-b']['actions'] == []
+    assert dx.apply_request(dx.parse_domain(conn.lookupByName('u-a').XMLDesc(0)), ENABLE) == []
+    again = run(conn, ['u-*'])
+    again.apply()
+    assert again.summary()['changed'] is False
+
+
+def test_check_mode_predicts_and_defines_nothing(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-c')
+    before = conn.lookupByName('u-c').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    ro = ls.connect(URI, read_only=True)
+    streaming = run(ro, ['u-c'], check_mode=True, diff=True)
+    streaming.apply()
+    assert streaming.summary()['changed_domains'] == ['u-c']
+    assert len(streaming.diffs) == 1
+    assert conn.lookupByName('u-c').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
+    real = run(conn, ['u-c'])
+    real.apply()
+    assert real.summary()['domains']['u-c']['actions'] == streaming.summary()['domains']['u-c']['actions']
+
+
+def test_a_change_made_by_someone_else_meanwhile_is_kept(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-race')
+    streaming = run(conn, ['u-race'])
+    # Between the plan and the define, an administrator edits the domain.
+    dom = conn.lookupByName('u-race')
+    theirs = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+    theirs = theirs.replace('</devices>', "  <watchdog model='i6300esb' action='reset'/>\n  </devices>")
+    theirs = theirs.replace('<vcpu', '<description>edited meanwhile</description>\n  <vcpu', 1)
+    conn.defineXML(theirs)
+    streaming.apply()
+    result = streaming.summary()['domains']['u-race']
+    assert result['changed'] and any('changed by someone else' in note for note in result['notes'])
+    final = conn.lookupByName('u-race').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert 'edited meanwhile' in final and "<watchdog model='i6300esb'" in final
+    assert dx.apply_request(dx.parse_domain(final), ENABLE) == []
+
+
+def test_someone_else_already_did_it_meanwhile_means_no_define(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-done')
+    streaming = run(conn, ['u-done'])
+    dom = conn.lookupByName('u-done')
+    root = dx.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
+    dx.apply_request(root, ENABLE)
+    conn.defineXML(dx.to_string(root))
+    streaming.apply()
+    result = streaming.summary()['domains']['u-done']
+    assert result['changed'] is False and result['actions'] == []
+
+
+def test_their_change_that_makes_the_request_impossible_fails_that_domain_only(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-gone-spice')
+    conn.define('q35-spice-virtmanager.xml', 'u-fine')
+    streaming = run(conn, ['u-gone-spice', 'u-fine'])
+    vnc = fixture_xml('q35-vnc-only.xml', 'u-gone-spice')
+    vnc = re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % conn.lookupByName('u-gone-spice').UUIDString(), vnc)
+    conn.defineXML(vnc)
+    streaming.apply()
+    assert 'no SPICE graphics' in streaming.failures['u-gone-spice']
+    assert streaming.summary()['changed_domains'] == ['u-fine']
+    assert "type='spiceport'" not in conn.lookupByName('u-gone-spice').XMLDesc(0)
+
+
+def test_plan_problems_raise_before_any_define(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-ok')
+    conn.define('q35-vnc-only.xml', 'u-vnc')
+    conn.define('q35-spice-stream-channel-other-type.xml', 'u-clash')
+    before = {n: conn.lookupByName(n).XMLDesc(0) for n in ('u-ok', 'u-vnc', 'u-clash')}
+    selected, _unknown = ls.select_domains(conn, ['u-ok', 'u-vnc', 'u-clash'], [])
+    streaming = ls.StreamingRun(conn, URI, ENABLE)
+    with pytest.raises(ls.StreamingError) as raised:
+        streaming.plan(selected)
+    assert set(raised.value.details['failed_domains']) == {'u-vnc', 'u-clash'}
+    assert "domain 'u-vnc' on" in raised.value.msg and URI in raised.value.msg
+    assert 'nothing was changed' in raised.value.msg
+    assert {n: conn.lookupByName(n).XMLDesc(0) for n in before} == before
+
+
+def test_no_spice_selected_by_pattern_is_skipped_with_reason(conn):
+    conn.define('q35-vnc-only.xml', 'u-pat-vnc')
+    streaming = run(conn, ['u-pat-*'])
+    streaming.apply()
+    assert 'no SPICE graphics' in streaming.summary()['skipped_domains']['u-pat-vnc']
+
+
+def test_transient_domain_is_skipped(conn):
+    dom = conn.createXML(fixture_xml('q35-spice-virtmanager.xml', 'u-transient'), 0)
+    try:
+        streaming = run(conn, ['u-transient'])
+        streaming.apply()
+        assert 'transient' in streaming.summary()['skipped_domains']['u-transient']
+        assert not dom.isPersistent()
+    finally:
+        dom.destroy()
+
+
+def test_backup_writes_the_original_owner_only(conn, tmp_path):
+    conn.define('q35-spice-password-listen.xml', 'u-bak')
+    original = conn.lookupByName('u-bak').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+    streaming = run(conn, ['u-bak'], backup_dir=str(tmp_path / 'b'))
+    streaming.apply()
+    path = streaming.summary()['backup_files']['u-bak']
+    with open(path, encoding='utf-8') as handle:
+        assert handle.read() == original
+    assert oct(os.stat(path).st_mode & 0o777) == '0o600'
+    assert [f for f in os.listdir(tmp_path / 'b') if f.startswith('.')] == []
+
+
+def test_connect_failure_names_uri_and_what_to_check():
+    with pytest.raises(ls.StreamingError) as raised:
+        ls.connect('qemu+unix:///system?socket=/nonexistent/sock')
+    assert '/nonexistent/sock' in raised.value.msg and 'libvirtd' in raised.value.msg
+    assert 'virsh -c' in raised.value.msg
+
+
+class FakeModule:
+    class Failed(Exception):
+        pass
+
+    def fail_json(self, **kwargs):
+        raise self.Failed(kwargs)
+
+
+def test_missing_bindings_respawn_or_fail_with_the_package_name(monkeypatch):
+    monkeypatch.setattr(ls, 'libvirt', None)
+    monkeypatch.setattr(ls, 'LIBVIRT_IMPORT_ERROR', 'ImportError: No module named libvirt')
+    respawned = []
+    monkeypatch.setattr(ls, 'has_respawned', lambda: False)
+    monkeypatch.setattr(ls, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
+    monkeypatch.setattr(ls, 'respawn_module', lambda interpreter: respawned.append(interpreter))
+    with pytest.raises(FakeModule.Failed):
+        ls.ensure_bindings(FakeModule())
+    assert respawned == ['/usr/bin/python3']
+
+    monkeypatch.setattr(ls, 'probe_interpreters_for_module', lambda paths, name: None)
+    with pytest.raises(FakeModule.Failed) as raised:
+        ls.ensure_bindings(FakeModule())
+    message = raised.value.args[0]['msg']
+    assert 'libvirt-python' in message and 'python3-libvirt' in message
+    assert raised.value.args[0]['exception'].startswith('ImportError')
+
+
+def test_missing_lxml_is_named(monkeypatch):
+    monkeypatch.setattr(dx, 'etree', None)
+    monkeypatch.setattr(dx, 'LXML_IMPORT_ERROR', 'ImportError: lxml')
+    monkeypatch.setattr(ls, 'has_respawned', lambda: True)
+    with pytest.raises(FakeModule.Failed) as raised:
+        ls.ensure_bindings(FakeModule())
+    assert 'lxml' in raised.value.args[0]['msg'] and 'python3-lxml' in raised.value.args[0]['msg']
