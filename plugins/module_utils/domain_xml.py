@@ -171,7 +171,7 @@ def _insert(parent, new, before=None, after=None):
         new.tail = '\n' + indent
         before.addprevious(new)
     else:
-        children = [child for child in parent]
+        children = list(parent)
         if children:
             last = children[-1]
             new.tail = last.tail

@@ -72,9 +72,9 @@ def ensure_bindings(module):
             reason='to talk to libvirt (Debian/Ubuntu: apt install python3-libvirt; '
                    'Fedora/RHEL: dnf install python3-libvirt)'),
             exception=LIBVIRT_IMPORT_ERROR)
-    module.fail_json(msg=missing_required_lib(
-        'lxml', reason='to edit domain XML (Debian/Ubuntu: apt install python3-lxml; '
-                       'Fedora/RHEL: dnf install python3-lxml)'),
+    module.fail_json(
+        msg=missing_required_lib('lxml', reason='to edit domain XML (Debian/Ubuntu: apt install '
+                                                'python3-lxml; Fedora/RHEL: dnf install python3-lxml)'),
         exception=domain_xml.LXML_IMPORT_ERROR)
 
 

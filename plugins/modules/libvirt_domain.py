@@ -35,8 +35,9 @@ description:
   - Transient domains are left alone (defining one would make it persistent). Domains without
     SPICE graphics selected by a pattern are skipped with a reason.
 author:
-  - spice.streaming maintainers
+  - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
 options:
@@ -77,6 +78,7 @@ attributes:
         masked. In check mode the after side is the edited definition before libvirt adds
         addresses to new devices.
   idempotent:
+    description: When run twice in a row with the same options, the second run reports no change.
     support: full
     details:
       - C(changed) is true only when the managed parts of a persistent definition really change

@@ -94,7 +94,7 @@ def converge(names, expect_first_changed=True, **options):
 
 
 def test_converge_stopped_domains_and_prove_on_qemu(domains):
-    domains.define('bare', lambda n: domain_xml(n))
+    domains.define('bare', domain_xml)
     domains.define('virtmgr', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, VDAGENT, SPICE_GRAPHICS)))
     domains.define('pc', lambda n: domain_xml(n, machine='pc'))
     domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
@@ -203,8 +203,8 @@ def test_duplicate_stream_channels_are_reduced_to_one_and_domain_starts(domains)
 
 
 def test_only_mode_given_leaves_channel_alone_and_vice_versa(domains):
-    domains.define('mode', lambda n: domain_xml(n))
-    domains.define('chan', lambda n: domain_xml(n))
+    domains.define('mode', domain_xml)
+    domains.define('chan', domain_xml)
     mode, chan = domains.name('mode'), domains.name('chan')
     converge([mode], streaming_mode='all')
     converge([chan], agent_channel='present')
@@ -270,7 +270,7 @@ def test_running_domain_with_controller_hotplug_or_restart_required(domains):
 
 
 def test_running_domain_without_controller_waits_for_restart(domains):
-    domains.define('noctl', lambda n: domain_xml(n), start=True)
+    domains.define('noctl', domain_xml, start=True)
     name = domains.name('noctl')
     real = run_module(MODULE, args([name], agent_channel='present'))
     assert real.changed and not real.failed, real
@@ -309,7 +309,7 @@ def test_live_false_changes_only_the_definition(domains):
 
 
 def test_transient_domain_is_left_alone(domains):
-    domains.define('trans', lambda n: domain_xml(n), transient=True)
+    domains.define('trans', domain_xml, transient=True)
     name = domains.name('trans')
     before = domains.snapshot()
     real = run_module(MODULE, args([domains.prefix + '-*'], **ENABLE))
@@ -352,7 +352,7 @@ def test_backup_keeps_the_original_and_restores_it(domains, tmp_path):
 
 
 def test_unknown_name_fails_and_changes_nothing(domains):
-    domains.define('known', lambda n: domain_xml(n))
+    domains.define('known', domain_xml)
     before = domains.snapshot()
     missing = domains.name('missing')
     run = run_module(MODULE, args([domains.name('known'), missing], **ENABLE))
@@ -364,7 +364,7 @@ def test_unknown_name_fails_and_changes_nothing(domains):
 
 
 def test_exact_name_without_spice_fails_and_changes_nothing(domains):
-    domains.define('spice', lambda n: domain_xml(n))
+    domains.define('spice', domain_xml)
     domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
     before = domains.snapshot()
     vnc = domains.name('vnc')
@@ -381,7 +381,7 @@ def test_conflicting_port_of_the_stream_name_fails_and_changes_nothing(domains):
       <source mode='bind'/>
       <target type='virtio' name='org.spice-space.stream.0'/>
     </channel>"""
-    domains.define('ok', lambda n: domain_xml(n))
+    domains.define('ok', domain_xml)
     domains.define('clash', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, unix_port, SPICE_GRAPHICS)))
     before = domains.snapshot()
     run = run_module(MODULE, args([domains.prefix + '-*'], agent_channel='present'))
@@ -392,7 +392,7 @@ def test_conflicting_port_of_the_stream_name_fails_and_changes_nothing(domains):
 
 
 def test_connection_refused_names_the_uri_and_what_to_check(domains):
-    domains.define('any', lambda n: domain_xml(n))
+    domains.define('any', domain_xml)
     before = domains.snapshot()
     uri = 'qemu+unix:///system?socket=/nonexistent/libvirt-sock'
     run = run_module(MODULE, {'uri': uri, 'name': ['*'], 'streaming_mode': 'filter'})
@@ -409,7 +409,7 @@ def test_interpreter_without_bindings_respawns_under_system_python(domains, tmp_
     bare_python = str(venv / 'bin' / 'python')
     probe = subprocess.run([bare_python, '-c', 'import libvirt'], capture_output=True, check=False)
     assert probe.returncode != 0, 'the bare venv must not see libvirt-python'
-    domains.define('respawn', lambda n: domain_xml(n))
+    domains.define('respawn', domain_xml)
     name = domains.name('respawn')
     run = run_module(MODULE, args([name], **ENABLE), interpreter=bare_python)
     assert run.changed and not run.failed, run

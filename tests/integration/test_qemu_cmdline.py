@@ -36,7 +36,6 @@ PLAYBOOK = os.path.join(HERE, 'qemu_cmdline', 'converge.yml')
 BIN = os.path.dirname(sys.executable)
 
 
-
 @pytest.fixture(autouse=True)
 def qemu_installed():
     """A missing QEMU fails the suite, like a missing libvirtd does; it never skips it."""
@@ -62,7 +61,7 @@ def run_module(module_args, check=False, diff=False, cwd=None):
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=ansible_env())
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=ansible_env(), check=False)
     match = re.search(r'^localhost \| (\w+)!? => ', out.stdout, re.M)
     assert match, out.stdout + out.stderr
     return out.returncode, json.loads(out.stdout[match.end():]), out.stdout
@@ -74,7 +73,7 @@ def run_playbook(tmp_path, env_file, streaming_mode, agent_channel):
            '-e', 'ansible_python_interpreter=%s' % sys.executable,
            '-e', json.dumps(dict(env_file=str(env_file), result_file=str(result_file),
                                  streaming_mode=streaming_mode, agent_channel=agent_channel))]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=ansible_env())
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=ansible_env(), check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(result_file.read_text())
 
@@ -200,7 +199,7 @@ def qemu_runner(tmp_path):
 def qemu_refuses(args, tmp_path):
     """Run QEMU with ``args`` that must fail; return its error output."""
     argv = [QEMU] + list(args) + harness_args(tmp_path)
-    out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode != 0
     return out.stderr
 
@@ -380,7 +379,7 @@ def test_filter_output_runs_in_qemu(tmp_path, qemu_runner):
     cmd = [os.path.join(BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
            '-e', 'ansible_python_interpreter=%s' % sys.executable,
            '-m', 'ansible.builtin.debug', '-a', json.dumps({'msg': expr})]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(tmp_path), env=ansible_env())
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(tmp_path), env=ansible_env(), check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     fragment = json.loads(json.loads(out.stdout[out.stdout.index('=>') + 2:])['msg'])
     spice = ['-spice', 'unix=on,addr=%s,disable-ticketing=on' % (tmp_path / 'spice.sock')]

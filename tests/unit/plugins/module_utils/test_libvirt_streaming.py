@@ -208,7 +208,7 @@ def test_missing_bindings_respawn_or_fail_with_the_package_name(monkeypatch):
     respawned = []
     monkeypatch.setattr(ls, 'has_respawned', lambda: False)
     monkeypatch.setattr(ls, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
-    monkeypatch.setattr(ls, 'respawn_module', lambda interpreter: respawned.append(interpreter))
+    monkeypatch.setattr(ls, 'respawn_module', respawned.append)
     with pytest.raises(FakeModule.Failed):
         ls.ensure_bindings(FakeModule())
     assert respawned == ['/usr/bin/python3']
