@@ -163,24 +163,23 @@ def _insert(parent, new, before=None, after=None):
     """
     indent = _child_indent(parent)
     _indent_subtree(new, indent)
-    if after is not None:
-        new.tail = after.tail
-        after.tail = '\n' + indent
-        after.addnext(new)
-    elif before is not None:
-        new.tail = '\n' + indent
-        before.addprevious(new)
-    else:
+    # lxml moves tail text along with inserted elements, so tails are set afterwards.
+    if after is None and before is None:
         children = list(parent)
-        if children:
-            last = children[-1]
-            new.tail = last.tail
-            last.tail = '\n' + indent
-            last.addnext(new)
-        else:
+        after = children[-1] if children else None
+        if after is None:
+            parent.append(new)
             parent.text = '\n' + indent
             new.tail = '\n' + _indent_of(parent)
-            parent.append(new)
+            return
+    if after is not None:
+        tail = after.tail
+        after.addnext(new)
+        after.tail = '\n' + indent
+        new.tail = tail
+    else:
+        before.addprevious(new)
+        new.tail = '\n' + indent
 
 
 def _indent_subtree(element, indent):

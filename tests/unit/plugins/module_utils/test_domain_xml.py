@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import glob
 import os
+import re
 
 import pytest
 from lxml import etree
@@ -92,6 +93,10 @@ def test_enable_brings_any_spice_domain_to_the_state_and_nothing_else_moves(name
     assert dx.managed_state(reread) == dx.managed_state(root)
     # Nothing is claimed that did not happen.
     assert bool(actions) == (dx.managed_state(load(name)) != dx.managed_state(root))
+    # New elements sit on lines of their own, at the document's indentation.
+    text = dx.to_string(root)
+    assert not re.search(r'\n[ \t]*\n', text), 'blank line left'
+    assert not re.search(r'><(channel|controller|streaming)\b', text), 'element glued to its neighbour'
 
 
 @pytest.mark.parametrize('name', [n for n in SPICE if n != CONFLICT])
