@@ -414,3 +414,40 @@ def test_interpreter_without_bindings_respawns_under_system_python(domains, tmp_
     run = run_module(MODULE, args([name], **ENABLE), interpreter=bare_python)
     assert run.changed and not run.failed, run
     assert streaming_modes(domains.inactive_xml(name)) == ['filter']
+
+
+def test_connection_denied_to_an_unprivileged_user_says_what_to_check(domains):
+    """The module run as 'nobody', who may not manage qemu:///system."""
+    import json
+    import subprocess
+    import sysconfig
+    import tempfile
+
+    from tests.support.collection_path import collections_path
+    domains.define('denied', domain_xml)
+    before = domains.snapshot()
+    # pytest's tmp_path lies under a directory only root may enter.
+    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
+        json.dump({'ANSIBLE_MODULE_ARGS': args(['*'], **ENABLE)}, handle)
+    args_file = handle.name
+    os.chmod(args_file, 0o644)
+    env = {'PATH': '/usr/bin:/bin', 'HOME': '/nonexistent',
+           'PYTHONPATH': '%s:%s' % (collections_path(), sysconfig.get_paths()['purelib'])}
+    proc = subprocess.run(
+        ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '/usr/bin/python3', '-m',
+         'ansible_collections.spice.streaming.plugins.modules.libvirt_domain', args_file],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    os.unlink(args_file)
+    result = json.loads(proc.stdout[proc.stdout.index('{'):])
+    assert result.get('failed') and not result.get('changed'), (proc.stdout, proc.stderr)
+    assert URI in result['msg'] and 'libvirt group' in result['msg'], result['msg']
+    assert domains.snapshot() == before
+
+
+def test_invalid_option_value_fails_before_connecting(domains):
+    domains.define('badarg', domain_xml)
+    before = domains.snapshot()
+    run = run_module(MODULE, args([domains.name('badarg')], streaming_mode='fast'))
+    assert run.failed and not run.changed, run
+    assert 'streaming_mode' in run.result['msg'] and 'filter' in run.result['msg']
+    assert domains.snapshot() == before
