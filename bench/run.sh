@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Speed benchmark of spice.streaming.libvirt_domain: sets up what it needs
+# (virtinst for virt-xml, libvirtd, the venv with ansible-core, the collection
+# path), then runs bench/bench_libvirt_domain.py with the arguments given, e.g.
+#   bench/run.sh                       # N=1000, sample 20, best of 3
+#   bench/run.sh -n 100 --sample 5     # quick
+#   bench/run.sh --json bench/results/$(date +%F).json
+# See bench/README.md for what each figure means.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=../scripts/lib/setup.sh
+source scripts/lib/setup.sh
+ensure_system_packages virtinst
+ensure_libvirtd
+ensure_venv
+ensure_collection_path
+# The benchmark itself and the module run under the hypervisor's Python
+# (Debian's python3-libvirt and python3-lxml); ansible-playbook comes from the venv.
+exec /usr/bin/python3 bench/bench_libvirt_domain.py --uri "$LIBVIRT_URI" "$@"
