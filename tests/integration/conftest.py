@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Integration fixtures: the real libvirtd on this machine, real QEMU domains.
 
-Every domain a test makes is named ``sst-it-...``, started paused when it must
+Every domain a test makes is named ``sst-it-<pid>-...``, started paused when it must
 run (QEMU is fully up, its command line and live XML are real, yet it burns no
 CPU), and destroyed and undefined afterwards.
 """
@@ -10,6 +10,7 @@ CPU), and destroyed and undefined afterwards.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
 
@@ -38,10 +39,17 @@ def conn():
     connection.close()
 
 
+_OURS = re.compile(r'^sst-it-(\d+)-')
+
+
 def _remove_leftovers(connection):
-    """A run that was killed leaves its sst-it-* domains behind; they are ours to remove."""
+    """A run that was killed leaves its sst-it-<pid>-* domains behind; they are ours to remove.
+
+    Domains of a test run that is still alive (another pytest on this machine) are not.
+    """
     for dom in connection.listAllDomains(0):
-        if dom.name().startswith('sst-it-'):
+        match = _OURS.match(dom.name())
+        if match and not os.path.exists('/proc/%s' % match.group(1)):
             persistent = dom.isPersistent()
             if dom.isActive():
                 dom.destroy()
@@ -120,6 +128,6 @@ class Domains:
 @pytest.fixture
 def domains(conn, request):
     label = re.sub(r'[^a-z0-9]+', '-', request.node.name.replace('test_', '', 1).lower())[:24].strip('-')
-    helper = Domains(conn, 'sst-it-%s-%d' % (label, next(_counter)))
+    helper = Domains(conn, 'sst-it-%d-%s-%d' % (os.getpid(), label, next(_counter)))
     yield helper
     helper.cleanup()

@@ -108,18 +108,22 @@ def test_changelog_lints():
 
 def test_built_tarball_installs_and_works(tmp_path):
     build, install = tmp_path / 'build', tmp_path / 'collections'
-    proc, log = _run([ansible_bin('ansible-galaxy'), 'collection', 'build', '--output-path', str(build)])
+    # Only the installed copy is visible: not the checkout, not ~/.ansible.
+    env = ansible_env()
+    env['ANSIBLE_COLLECTIONS_PATH'] = str(install)
+    env['ANSIBLE_HOME'] = str(tmp_path / 'ansible-home')
+    proc, log = _run([ansible_bin('ansible-galaxy'), 'collection', 'build', '--output-path', str(build)], env=env)
     assert proc.returncode == 0, log
     tarballs = glob.glob(str(build / 'spice-streaming-*.tar.gz'))
     assert len(tarballs) == 1, log
-    proc, log = _run([ansible_bin('ansible-galaxy'), 'collection', 'install', '-p', str(install), tarballs[0]])
+    proc, log = _run([ansible_bin('ansible-galaxy'), 'collection', 'install', '-p', str(install), tarballs[0]],
+                     env=env)
     assert proc.returncode == 0, log
     installed = install / 'ansible_collections' / 'spice' / 'streaming'
-    assert (installed / 'plugins' / 'modules' / 'libvirt_domain.py').exists()
-    assert not (installed / 'tests' / 'output').exists() and not (installed / '.venv').exists()
+    assert (installed / 'plugins' / 'modules' / 'libvirt_domain.py').exists(), log
+    for unwanted in ('.venv', 'tests/output', 'scripts', '.ci'):
+        assert not (installed / unwanted).exists(), unwanted
 
-    env = ansible_env()
-    env['ANSIBLE_COLLECTIONS_PATH'] = str(install)
     proc, log = _run([ansible_bin('ansible-doc'), 'spice.streaming.libvirt_domain'], env=env)
     assert proc.returncode == 0 and str(installed) in proc.stdout, log
     # The installed module runs; libvirt's in-process test driver needs no daemon.
