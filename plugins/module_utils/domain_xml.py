@@ -67,10 +67,20 @@ class StreamingRequest:
 # ---------------------------------------------------------------- parsing
 
 
+_PARSER = []
+
+
+def _parser():
+    # One parser for every document: building one costs more than parsing a domain.
+    if not _PARSER:
+        _PARSER.append(etree.XMLParser(remove_blank_text=False, resolve_entities=False,
+                                       no_network=True, huge_tree=True))
+    return _PARSER[0]
+
+
 def parse_domain(xml_text):
     """Parse a domain definition, keeping whitespace, comments and namespaces."""
-    parser = etree.XMLParser(remove_blank_text=False, resolve_entities=False,
-                             no_network=True, huge_tree=True)
+    parser = _parser()
     if isinstance(xml_text, str):
         xml_text = xml_text.encode('utf-8')
     try:
@@ -318,15 +328,17 @@ def check_request(root, request):
     return problems
 
 
-def apply_request(root, request):
+def apply_request(root, request, checked=False):
     """Bring ``root`` to ``request`` in place; return the actions taken.
 
     Raises DomainXMLError when the definition cannot carry the request
-    (see check_request); nothing has been changed then.
+    (see check_request); nothing has been changed then.  ``checked`` says the
+    caller has just run check_request on this tree and found no problem.
     """
-    problems = check_request(root, request)
-    if problems:
-        raise DomainXMLError('; '.join(problems))
+    if not checked:
+        problems = check_request(root, request)
+        if problems:
+            raise DomainXMLError('; '.join(problems))
     actions = []
     if request.agent_channel == 'present':
         actions.extend(ensure_stream_channel(root))

@@ -264,7 +264,7 @@ class StreamingRun:
                 result['reason'] = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
                 return None
             return '; '.join(problems)
-        actions = domain_xml.apply_request(root, self.request)
+        actions = domain_xml.apply_request(root, self.request, checked=True)
         result['actions'] = actions
         if actions:
             result['changed'] = True
