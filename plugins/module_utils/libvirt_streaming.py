@@ -349,14 +349,15 @@ class StreamingRun:
     # ------------------------------------------------------------ running domains
 
     @staticmethod
-    def _predict_hotplug(result, hotplug):
+    def _channel_waits(result, reason):
+        result['restart_required'].append({'change': 'agent_channel', 'reason': reason})
+
+    def _predict_hotplug(self, result, hotplug):
         verb = 'hot-plug' if hotplug == 'attach' else 'hot-unplug'
-        result['restart_required'].append({
-            'change': 'agent_channel',
-            'reason': 'check mode: a real run tries to %s the stream channel on the running '
-                      'domain; if libvirt refuses (libvirt 9.0 refuses spiceport hot-plug), '
-                      'the change waits for the next cold start' % verb,
-        })
+        self._channel_waits(result, 'check mode: a real run tries to %s the stream channel on the '
+                                    'running domain; if libvirt refuses (libvirt 9.0 refuses '
+                                    'spiceport hot-plug), the change waits for the next cold start'
+                            % verb)
 
     def _hotplug(self, dom, result):
         """Try the channel change on the running domain; re-read first, it may have moved on."""
@@ -372,12 +373,9 @@ class StreamingRun:
                 return
         except libvirt.libvirtError as err:
             verb = 'hot-plug' if hotplug == 'attach' else 'hot-unplug'
-            result['restart_required'].append({
-                'change': 'agent_channel',
-                'reason': 'libvirt refused to %s the stream channel on the running domain (%s); '
-                          'the change takes effect at the next cold start'
-                          % (verb, err.get_error_message()),
-            })
+            self._channel_waits(result, 'libvirt refused to %s the stream channel on the running '
+                                        'domain (%s); the change takes effect at the next cold start'
+                                % (verb, err.get_error_message()))
             return
         if self._live_channel_settled(dom, want_present=(hotplug == 'attach')):
             result['live_actions'].append(
@@ -385,12 +383,10 @@ class StreamingRun:
                 else 'hot-unplugged the stream channel from the running domain')
             result['changed'] = True
         else:
-            result['restart_required'].append({
-                'change': 'agent_channel',
-                'reason': 'libvirt accepted the hot-unplug but the running domain still has the '
-                          'stream channel after %.0f s (the guest may hold the port open); '
-                          'it goes at the next cold start' % DETACH_WAIT_SECONDS,
-            })
+            self._channel_waits(result, 'libvirt accepted the hot-unplug but the running domain '
+                                        'still has the stream channel after %.0f s (the guest may '
+                                        'hold the port open); it goes at the next cold start'
+                                % DETACH_WAIT_SECONDS)
 
     def _live_channel_settled(self, dom, want_present):
         deadline = time.monotonic() + DETACH_WAIT_SECONDS
