@@ -35,7 +35,8 @@ def _plugins(kind, folder):
     return [(kind, name) for name in names]
 
 
-PLUGINS = _plugins('module', 'modules') + _plugins('filter', 'filter')
+PLUGINS = (_plugins('module', 'modules') + _plugins('filter', 'filter')
+           + [('role', name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, 'roles')))])
 
 
 def _run(command, cwd=REPO_ROOT, timeout=1800, env=None):
@@ -55,6 +56,7 @@ def test_every_plugin_is_documented():
     modules = {name for kind, name in PLUGINS if kind == 'module'}
     assert {'libvirt_domain', 'qemu_cmdline'} <= modules
     assert ('filter', 'qemu_args') in PLUGINS
+    assert ('role', 'host_streaming') in PLUGINS
 
 
 def test_ansible_lint_production_profile(tmp_path):
