@@ -242,7 +242,6 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     StreamingRun,
     connect,
     ensure_bindings,
-    hypervisor_name,
     select_domains,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
@@ -267,20 +266,20 @@ def run_module(module):
     params = module.params
     conn = connect(params['uri'], read_only=module.check_mode)
     try:
-        selected, unknown = select_domains(conn, params['name'], params['exclude'])
-        if unknown:
-            raise StreamingError(
-                'nothing was changed: no domain named %s on %s (%s). Check the names with '
-                "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
-                % (', '.join("'%s'" % name for name in unknown), hypervisor_name(conn),
-                   params['uri'], params['uri']),
-                failed_domains={name: 'no such domain' for name in unknown})
         run = StreamingRun(
             conn, params['uri'],
             StreamingRequest(params['streaming_mode'], params['agent_channel']),
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff)
+        selected, unknown = select_domains(conn, params['name'], params['exclude'])
+        if unknown:
+            raise StreamingError(
+                'nothing was changed: no domain named %s on %s (%s). Check the names with '
+                "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
+                % (', '.join("'%s'" % name for name in unknown), run.host,
+                   params['uri'], params['uri']),
+                failed_domains={name: 'no such domain' for name in unknown})
         run.plan(selected)
         run.apply()
     finally:

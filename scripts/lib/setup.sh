@@ -77,7 +77,7 @@ ensure_libvirtd() {
 
 ensure_venv() {
   local stamp="$VENV/.requirements.sha1" want
-  want="$(cat "$REPO_ROOT/scripts/requirements-test.txt" "$@" 2>/dev/null | sha1sum | cut -d' ' -f1)"
+  want="$(sha1sum <"$REPO_ROOT/scripts/requirements-test.txt" | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
@@ -85,7 +85,7 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python tools into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-      -r "$REPO_ROOT/scripts/requirements-test.txt" "${@/#/-r}"
+      -r "$REPO_ROOT/scripts/requirements-test.txt"
     echo "$want" >"$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

@@ -50,11 +50,15 @@ def _remove_leftovers(connection):
     for dom in connection.listAllDomains(0):
         match = _OURS.match(dom.name())
         if match and not os.path.exists('/proc/%s' % match.group(1)):
-            persistent = dom.isPersistent()
-            if dom.isActive():
-                dom.destroy()
-            if persistent:
-                dom.undefine()
+            _remove(dom)
+
+
+def _remove(dom):
+    persistent = dom.isPersistent()   # a transient domain is gone once destroyed
+    if dom.isActive():
+        dom.destroy()
+    if persistent:
+        dom.undefine()
 
 
 class Domains:
@@ -116,11 +120,7 @@ class Domains:
                 dom = self.conn.lookupByName(name)
             except libvirt.libvirtError:
                 continue
-            persistent = dom.isPersistent()
-            if dom.isActive():
-                dom.destroy()
-            if persistent:
-                dom.undefine()
+            _remove(dom)
         # libvirt releases a destroyed domain's name a moment after destroy returns.
         time.sleep(0.05)
 

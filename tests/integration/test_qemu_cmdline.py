@@ -29,6 +29,8 @@ import time
 
 import pytest
 
+from tests.support.libvirt_env import ansible_env
+
 QEMU = '/usr/bin/qemu-system-x86_64'
 STREAM = 'org.spice-space.stream.0'
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,12 +46,6 @@ def qemu_installed():
 
 
 # ---------------------------------------------------------------- running Ansible
-
-
-def ansible_env():
-    return dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
-                ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
-                ANSIBLE_RETRY_FILES_ENABLED='0')
 
 
 def run_module(module_args, check=False, diff=False, cwd=None):

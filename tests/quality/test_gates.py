@@ -20,22 +20,15 @@ from tests.support.libvirt_env import ansible_bin, ansible_env
 BIN = os.path.dirname(sys.executable)
 
 
-def _plugins(kind, folder):
-    names = []
-    for path in sorted(glob.glob(os.path.join(REPO_ROOT, 'plugins', folder, '*.py'))):
-        base = os.path.basename(path)[:-3]
-        if base == '__init__':
-            continue
-        if kind == 'filter':
-            # One filter file may hold several filters; each documented one has a sidecar.
-            names.extend(os.path.basename(doc)[:-4] for doc in
-                         sorted(glob.glob(os.path.join(REPO_ROOT, 'plugins', folder, '*.yml'))))
-            break
-        names.append(base)
-    return [(kind, name) for name in names]
+def _names(folder, suffix):
+    return sorted(os.path.basename(path)[:-len(suffix)] for path in
+                  glob.glob(os.path.join(REPO_ROOT, 'plugins', folder, '*' + suffix))
+                  if not path.endswith('__init__.py'))
 
 
-PLUGINS = (_plugins('module', 'modules') + _plugins('filter', 'filter')
+# Filters are documented in sidecar YAML files, one per filter.
+PLUGINS = ([('module', name) for name in _names('modules', '.py')]
+           + [('filter', name) for name in _names('filter', '.yml')]
            + [('role', name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, 'roles')))])
 
 

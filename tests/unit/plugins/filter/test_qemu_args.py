@@ -12,6 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.spice.streaming.plugins.filter.qemu_args import FilterModule
+from tests.support.libvirt_env import ansible_env
 
 qemu_args = FilterModule().filters()['qemu_args']
 STREAM = 'org.spice-space.stream.0'
@@ -85,7 +86,7 @@ def test_through_jinja_in_a_real_ansible_run(tmp_path):
     out = subprocess.run([ansible, 'localhost', '-c', 'local', '-i', 'localhost,', '-m', 'ansible.builtin.debug',
                           '-a', 'msg="%s"' % expr.replace('"', '\\"'), '-e', 'ansible_python_interpreter=' + sys.executable],
                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
-                         env=dict(os.environ, ANSIBLE_NOCOLOR='1'), check=False)
+                         env=ansible_env(), check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert 'streaming-video=filter' in out.stdout
     assert 'virtserialport,bus=virtio-serial0.0,nr=1' in out.stdout
