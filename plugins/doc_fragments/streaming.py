@@ -16,7 +16,7 @@ options:
       - V(off) never streams, V(all) streams every fast-changing region, V(filter) skips small
         window surfaces.
       - MJPEG is built into spice-server; other codecs need spice-server built with GStreamer.
-      - When omitted, the mode is left as it is. QEMU treats an absent mode as V(off).
+      - When omitted or V(null), the mode is left as it is. QEMU treats an absent mode as V(off).
     type: str
     choices: [ 'off', all, filter ]
   agent_channel:
@@ -26,7 +26,7 @@ options:
       - V(present) makes sure there is a virtio-serial controller and exactly one
         C(spiceport) channel of that name. V(absent) removes that channel only; the
         controller stays, other channels may use it.
-      - When omitted, the channel is left as it is.
+      - When omitted or V(null), the channel is left as it is.
     type: str
     choices: [ present, absent ]
 '''
@@ -41,18 +41,32 @@ options:
   name:
     description:
       - Domains to manage, by exact name or shell-style pattern (V(vdi-*), V(*)).
-      - A name without C(*), C(?) or C([) is exact and must exist, or the task fails
-        before anything is changed.
+      - An entry equal to the name of an existing domain selects exactly that domain, even
+        when the name contains C(*), C(?) or C([) (libvirt allows them). Otherwise an entry
+        with C(*), C(?) or C([) is a pattern (C([[]) matches a literal C([)), and an entry
+        without them is an exact name that must exist.
+      - An exact name that matches no domain fails the task before anything is changed (with
+        O(unfit_domains=skip), it is reported and skipped). A selection that matches no domain
+        at all, or a pattern that matches nothing, is a warning naming the hypervisor and the
+        patterns; O(require_match) makes an empty selection an error.
     type: list
     elements: str
     required: true
     aliases: [ domains ]
   exclude:
     description:
-      - Names or shell-style patterns of domains to leave out, applied after O(name).
+      - Names or shell-style patterns of domains to leave out, applied after O(name). An
+        entry equal to an existing domain's name excludes exactly that domain, as for O(name).
     type: list
     elements: str
     default: []
+  require_match:
+    description:
+      - Fail, changing nothing, when O(name) and O(exclude) select no domain at all on the
+        hypervisor, instead of warning.
+    type: bool
+    default: false
+    version_added: 0.1.0
 requirements:
   - libvirt-python (C(python3-libvirt) on Debian and Fedora family systems)
   - lxml (C(python3-lxml))

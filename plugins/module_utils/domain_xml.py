@@ -30,6 +30,10 @@ except ImportError:
 else:
     LXML_IMPORT_ERROR = None
 
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
+    OptionValue,
+    QemuCmdlineError,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     STREAM_PORT_NAME,
     effective_streaming_mode,
@@ -122,11 +126,12 @@ def stream_channels(root):
 
 
 def conflicting_stream_ports(root):
-    """Other character devices that claim the stream port's name.
+    """Other devices that claim the stream port's name.
 
     QEMU refuses to start a domain with two virtio-serial ports of one name, so a
-    ``unix`` or ``pty`` channel named ``org.spice-space.stream.0`` cannot live beside
-    ours; it is the user's device and only the user can decide what to do with it.
+    ``unix`` or ``pty`` channel named ``org.spice-space.stream.0``, or a port that
+    ``<qemu:commandline>`` adds behind libvirt's back, cannot live beside ours; it
+    is the user's device and only the user can decide what to do with it.
     """
     conflicts = []
     for tag in ('channel', 'console'):
@@ -134,7 +139,54 @@ def conflicting_stream_ports(root):
             if _target_name(element) == STREAM_PORT_NAME and not (
                     tag == 'channel' and element.get('type') == 'spiceport'):
                 conflicts.append('<%s type=%r>' % (tag, element.get('type')))
+    conflicts.extend(qemu_commandline_stream_ports(root))
     return conflicts
+
+
+QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
+
+
+def qemu_commandline_args(root):
+    """The arguments ``<qemu:commandline>`` passes to QEMU, in order."""
+    return [arg.get('value', '') for arg in root.iterfind('{%s}commandline/{%s}arg' % (QEMU_NS, QEMU_NS))]
+
+
+def qemu_commandline_stream_ports(root):
+    """What ``<qemu:commandline>`` or ``<qemu:override>`` adds under the stream port's name.
+
+    libvirt passes these to QEMU untouched, so a ``virtserialport`` named
+    ``org.spice-space.stream.0`` there (``key=value`` or JSON ``-device``), or a
+    ``spiceport`` chardev of that name, clashes with the channel this collection
+    manages, and QEMU refuses to start ("A port already exists by name ...").
+    """
+    found = []
+    args = qemu_commandline_args(root)
+    for index, arg in enumerate(args[:-1]):
+        option = arg.lstrip('-')
+        if not arg.startswith('-') or option not in ('device', 'chardev'):
+            continue
+        fields = _qemu_option_fields(args[index + 1], 'driver' if option == 'device' else 'backend')
+        if fields is None or fields.get('name') != STREAM_PORT_NAME:
+            continue
+        kind = fields.get('driver') if option == 'device' else fields.get('backend')
+        found.append('<qemu:commandline> -%s %s' % (option, kind or '?'))
+    for prop in root.iterfind('{%s}override/{%s}device/{%s}frontend/{%s}property'
+                              % (QEMU_NS, QEMU_NS, QEMU_NS, QEMU_NS)):
+        if prop.get('name') == 'name' and prop.get('value') == STREAM_PORT_NAME:
+            device = prop.getparent().getparent()
+            found.append('<qemu:override> of device %s' % device.get('alias'))
+    return found
+
+
+def _qemu_option_fields(value, implied_key):
+    """A ``-device``/``-chardev`` value (JSON or QEMU's ``key=value,...``), or ``None``.
+
+    QEMU would refuse a value that does not parse, so it cannot hold a port.
+    """
+    try:
+        return OptionValue(value, implied_key, '<qemu:commandline>')
+    except QemuCmdlineError:
+        return None
 
 
 def virtio_serial_controllers(root):
@@ -325,6 +377,12 @@ def check_request(root, request):
             problems.append('already has %s named %s; QEMU will not start a domain with two ports '
                             'of one name: remove or rename it first'
                             % (' and '.join(conflicts), STREAM_PORT_NAME))
+    elif request.agent_channel == 'absent':
+        hidden = qemu_commandline_stream_ports(root)
+        if hidden:
+            problems.append('adds the stream port %s through %s, which this collection does not '
+                            'edit; remove it there (virsh edit) to take the port out'
+                            % (STREAM_PORT_NAME, ' and '.join(hidden)))
     return problems
 
 

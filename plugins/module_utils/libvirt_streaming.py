@@ -98,11 +98,12 @@ def connect(uri, read_only=False):
         return libvirt.openReadOnly(uri) if read_only else libvirt.open(uri)
     except libvirt.libvirtError as err:
         raise StreamingError(
-            'could not connect to libvirt at %s on %s: %s. Check that libvirtd (or virtqemud) '
+            'could not connect to libvirt at %s on %s%s: %s. Check that libvirtd (or virtqemud) '
             'runs there, that the URI is right, and that the user the task runs as may use it '
             '(root, or a member of the libvirt group, or allowed by polkit); '
-            "'virsh -c %s version' shows the same error." % (
-                uri, socket.gethostname(), err.get_error_message() or err, uri),
+            "'virsh %s-c %s version' shows the same error." % (
+                uri, socket.gethostname(), ' (read-only, as check mode opens it)' if read_only else '',
+                err.get_error_message() or err, '-r ' if read_only else '', uri),
             uri=uri) from err
 
 
@@ -128,42 +129,95 @@ class SelectedDomain:
         self.persistent = persistent
 
 
-def select_domains(conn, names, exclude):
-    """Resolve names and patterns with three list calls, whatever the number of domains.
+class Selection:
+    """What ``name`` and ``exclude`` resolved to on one hypervisor.
 
-    Returns ``(selected, unknown)``: the matching domains sorted by name, and the
-    exact names that match no domain.
+    ``domains``: the selected domains sorted by name; ``unknown``: exact names that
+    match no domain; ``unmatched``: patterns that match no domain.
     """
+
+    __slots__ = ('domains', 'unknown', 'unmatched')
+
+    def __init__(self, domains, unknown, unmatched):
+        self.domains = domains
+        self.unknown = unknown
+        self.unmatched = unmatched
+
+
+def _resolve(entry, by_name):
+    """The names one ``name``/``exclude`` entry stands for, and whether it was exact.
+
+    An entry equal to an existing domain's name means exactly that domain, even
+    when it contains ``*``, ``?`` or ``[`` (libvirt allows them in names); only
+    otherwise is such an entry a shell pattern.
+    """
+    if entry in by_name:
+        return [entry], True
+    if _is_pattern(entry):
+        return [name for name in by_name if fnmatch.fnmatchcase(name, entry)], False
+    return [], True
+
+
+def select(conn, names, exclude):
+    """Resolve names and patterns with three list calls, whatever the number of domains."""
     by_name = {dom.name(): dom for dom in conn.listAllDomains(0)}
     active = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
     transient = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
     wanted = {}
     unknown = []
-    for name in names:
-        if _is_pattern(name):
-            for match in fnmatch.filter(by_name, name):
-                wanted.setdefault(match, False)
-        elif name in by_name:
-            wanted[name] = True
+    unmatched = []
+    for entry in names:
+        matches, exact = _resolve(entry, by_name)
+        if not matches:
+            (unknown if exact else unmatched).append(entry)
+        for match in matches:
+            wanted[match] = wanted.get(match, False) or exact
+    excluded = set()
+    for entry in exclude:
+        excluded.update(_resolve(entry, by_name)[0])
+    domains = [SelectedDomain(name, by_name[name], wanted[name], name in active, name not in transient)
+               for name in sorted(wanted) if name not in excluded]
+    return Selection(domains, unknown, unmatched)
+
+
+def select_domains(conn, names, exclude):
+    """``(selected, unknown)``: see :func:`select`."""
+    selection = select(conn, names, exclude)
+    return selection.domains, selection.unknown
+
+
+def selection_warning(selection, names, exclude, host, uri):
+    """A sentence for a selection that matched nothing (or patterns that matched nothing), or None.
+
+    Exact names that match no domain are not warned about here: they are errors
+    (or, with ``unfit_domains=skip``, skipped) in the plan pass.
+    """
+    if not selection.domains and not selection.unknown:
+        if not names:
+            why = 'name is an empty list'
+        elif selection.unmatched and len(selection.unmatched) == len(names):
+            why = 'no domain matches %s' % ', '.join("'%s'" % entry for entry in names)
         else:
-            unknown.append(name)
-    selected = []
-    for name in sorted(wanted):
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude):
-            continue
-        selected.append(SelectedDomain(name, by_name[name], wanted[name],
-                                       name in active, name not in transient))
-    return selected, unknown
+            why = 'exclude (%s) leaves out every domain that %s matched' % (
+                ', '.join("'%s'" % entry for entry in exclude),
+                ', '.join("'%s'" % entry for entry in names))
+        return ('no domain was selected on %s (%s): %s. Check the names with '
+                "'virsh -c %s list --all'" % (host, uri, why, uri))
+    if selection.unmatched:
+        return ('on %s (%s) no domain matches %s; the other names selected %d domain%s'
+                % (host, uri, ', '.join("'%s'" % entry for entry in selection.unmatched),
+                   len(selection.domains), '' if len(selection.domains) == 1 else 's'))
+    return None
 
 
 def _digest(text):
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
 
 
-def _new_result(selected):
+def _new_result(selected, name=None):
     return {
-        'name': selected.name,
-        'active': selected.active,
+        'name': selected.name if selected else name,
+        'active': selected.active if selected else False,
         'changed': False,
         'actions': [],
         'live_actions': [],
@@ -175,15 +229,25 @@ def _new_result(selected):
     }
 
 
+NO_SUCH_DOMAIN = 'no such domain'
+
+
+def _skip(result, reason):
+    result['skipped'] = True
+    result['reason'] = reason
+
+
 class StreamingRun:
     """One pass over many domains of one connection.
 
     ``request`` is a :class:`domain_xml.StreamingRequest`.  ``results`` maps each
-    selected domain's name to what was done to it.
+    selected domain's name to what was done to it.  With ``skip_unfit``, a domain
+    that cannot be brought to the asked state is left alone with its reason
+    instead of stopping the whole run.
     """
 
     def __init__(self, conn, uri, request, check_mode=False, live=True,
-                 backup_dir=None, diff=False):
+                 backup_dir=None, diff=False, skip_unfit=False):
         self.conn = conn
         self.uri = uri
         self.request = request
@@ -191,6 +255,7 @@ class StreamingRun:
         self.live = live
         self.backup_dir = backup_dir
         self.diff = diff
+        self.skip_unfit = skip_unfit
         self.host = hypervisor_name(conn)
         # The secure flag keeps passwords in what is read, so a redefine never drops
         # them; a read-only connection (check mode) may not ask for it and needs not.
@@ -200,6 +265,7 @@ class StreamingRun:
         self.results = {}
         self.diffs = []
         self.failures = {}
+        self.warnings = []
         self._plans = []
         self._hotplugs = []
 
@@ -221,33 +287,88 @@ class StreamingRun:
 
     # ------------------------------------------------------------ pass 1: plan
 
-    def plan(self, selected_domains):
-        """Read and check every domain; raise StreamingError, changing nothing, on bad input."""
-        problems = {}
+    def plan(self, selected_domains, unknown=()):
+        """Read and check every domain; raise StreamingError, changing nothing, on bad input.
+
+        Every problem is collected first, so one message names every domain concerned
+        (and every exact name in ``unknown`` that matches no domain).
+        """
+        problems = {name: NO_SUCH_DOMAIN for name in unknown}
         for selected in selected_domains:
             result = _new_result(selected)
             self.results[selected.name] = result
             if not selected.persistent:
-                result['skipped'] = True
-                result['reason'] = ('transient domain: defining it would make it persistent; '
-                                    'define it yourself first if it should be managed')
+                _skip(result, 'transient domain: defining it would make it persistent; '
+                              'define it yourself first if it should be managed')
                 continue
             try:
                 problem = self._plan_domain(selected, result)
             except libvirt.libvirtError as err:
                 if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    result['skipped'] = True
-                    result['reason'] = 'the domain disappeared while the task ran'
+                    _skip(result, 'the domain disappeared while the task ran')
                     continue
+                self._stop_if_connection_lost(err, untouched=[dom.name for dom in selected_domains])
                 problem = 'could not be read: %s' % err.get_error_message()
             if problem:
                 problems[selected.name] = problem
+        if problems and self.skip_unfit:
+            self._skip_unfit(problems)
+            problems = {}
+        backup_problem = self._check_backup_dir() if self.backup_dir and self._plans else None
+        if not problems and not backup_problem:
+            return
+        sentences = []
         if problems:
-            lines = ['%s %s' % (self.where(name), text) for name, text in sorted(problems.items())]
-            raise StreamingError(
-                'nothing was changed: %d domain%s cannot be brought to the asked state: %s'
-                % (len(problems), '' if len(problems) == 1 else 's', '; '.join(lines)),
-                failed_domains=problems)
+            sentences.append('%d domain%s cannot be brought to the asked state: %s. Fix them, leave '
+                             'them out with exclude, or set unfit_domains=skip to converge the others'
+                             % (len(problems), '' if len(problems) == 1 else 's',
+                                '; '.join(self._problem_line(name, text)
+                                          for name, text in sorted(problems.items()))))
+        if backup_problem:
+            sentences.append('backup_dir %s' % backup_problem)
+        raise StreamingError('nothing was changed: %s.' % '. '.join(sentences), failed_domains=problems)
+
+    def _problem_line(self, name, text):
+        if text == NO_SUCH_DOMAIN:
+            return ("no domain named '%s' on %s (%s); check the names with 'virsh -c %s list --all', "
+                    "or select with a pattern such as 'vdi-*'" % (name, self.host, self.uri, self.uri))
+        return '%s %s' % (self.where(name), text)
+
+    def _skip_unfit(self, problems):
+        """Leave every unfit domain alone, with its reason, and forget its planned changes."""
+        for name, problem in sorted(problems.items()):
+            result = self.results.get(name)
+            if result is None:  # an exact name that matches no domain
+                result = self.results[name] = _new_result(None, name)
+            result.update(changed=False, actions=[], restart_required=[])
+            _skip(result, 'unfit, left alone: %s' % problem)
+            self.warnings.append('%s; it was left alone (unfit_domains=skip)' % self._problem_line(name, problem))
+        self._plans = [plan for plan in self._plans if plan[0].name not in problems]
+        self._hotplugs = [plug for plug in self._hotplugs if plug[0].name not in problems]
+        if self.diff:
+            headers = {'%s: persistent definition before' % name for name in problems}
+            self.diffs = [entry for entry in self.diffs if entry['before_header'] not in headers]
+
+    def _check_backup_dir(self):
+        """Why ``backup_dir`` cannot take backups, or None; checked before anything is defined."""
+        path = self.backup_dir
+        if os.path.islink(path) and not os.path.exists(path):
+            return ('%s is a symbolic link to %s, which does not exist; point backup_dir at a '
+                    'directory' % (path, os.readlink(path)))
+        if os.path.exists(path):
+            if not os.path.isdir(path):
+                return '%s exists and is not a directory; point backup_dir at a directory' % path
+            if not os.access(path, os.W_OK | os.X_OK):
+                return ('%s is not writable by the user the task runs as; run the task as root '
+                        '(become: true) or choose another backup_dir' % path)
+            return None
+        parent = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+            return ('%s does not exist and cannot be created (%s is not a writable directory); '
+                    'run the task as root (become: true) or choose another backup_dir' % (path, parent))
+        return None
 
     def _plan_domain(self, selected, result):
         """Plan one domain.  Returns a problem sentence, or None."""
@@ -258,10 +379,9 @@ class StreamingRun:
             return 'has a definition this module cannot read: %s' % err
         problems = domain_xml.check_request(root, self.request)
         if problems:
-            if not selected.exact and not domain_xml.spice_graphics(root) and len(problems) == 1:
+            if not selected.exact and not domain_xml.spice_graphics(root):
                 # Selected by a pattern: a desktop without SPICE is simply not ours to manage.
-                result['skipped'] = True
-                result['reason'] = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
+                _skip(result, 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode')
                 return None
             return '; '.join(problems)
         actions = domain_xml.apply_request(root, self.request, checked=True)
@@ -271,7 +391,7 @@ class StreamingRun:
             self._plans.append((selected, _digest(original)))
             if self.check_mode and self.diff:
                 self.diffs.append(self._diff_entry(selected.name, original, domain_xml.to_string(root)))
-        if selected.active and self.live and not self.request.is_empty:
+        if selected.active and not self.request.is_empty:
             self._plan_live(selected, result)
         return None
 
@@ -279,29 +399,82 @@ class StreamingRun:
         live_root = domain_xml.parse_domain(selected.dom.XMLDesc(0))
         hotplug, pending = domain_xml.pending_live_changes(live_root, self.request)
         result['restart_required'].extend(pending)
-        if hotplug:
+        if hotplug and self.live:
             self._hotplugs.append((selected, hotplug))
+        elif hotplug:
+            self._channel_waits(result, 'live is false, so the stream channel is not %s the running '
+                                        'domain; the change takes effect at the next cold start'
+                                % ('hot-plugged into' if hotplug == 'attach' else 'hot-unplugged from'))
 
     # ------------------------------------------------------------ pass 2: apply
 
     def apply(self):
-        """Define what changed, then try the live changes; never raises for one domain."""
+        """Define what changed, then try the live changes; never raises for one domain.
+
+        Raises StreamingError only when the connection to libvirt is lost: every
+        domain is then either untouched or fully converged, and the message says
+        which were done and that running the task again finishes the job.
+        """
         if self.check_mode:
             for selected, hotplug in self._hotplugs:
                 self._predict_hotplug(self.results[selected.name], hotplug)
             return
-        for selected, planned_digest in self._plans:
+        for position, (selected, planned_digest) in enumerate(self._plans):
             result = self.results[selected.name]
             try:
                 self._define(selected, planned_digest, result)
-            except (libvirt.libvirtError, DomainXMLError, OSError) as err:
-                message = err.get_error_message() if isinstance(err, libvirt.libvirtError) else str(err)
-                result['changed'] = False
-                self.failures[selected.name] = message
-                result['notes'].append('not changed: %s' % message)
-        for selected, _planned in self._hotplugs:
+            except libvirt.libvirtError as err:
+                self._stop_if_connection_lost(err, in_flight=selected.name,
+                                              untouched=[plan[0].name for plan in self._plans[position + 1:]])
+                self._fail_domain(selected.name, result, err.get_error_message())
+            except (DomainXMLError, OSError) as err:
+                self._fail_domain(selected.name, result, str(err))
+        for position, (selected, _planned) in enumerate(self._hotplugs):
             if selected.name not in self.failures:
-                self._hotplug(selected.dom, self.results[selected.name])
+                try:
+                    self._hotplug(selected.dom, self.results[selected.name])
+                except libvirt.libvirtError as err:
+                    self._stop_if_connection_lost(err, in_flight=selected.name, untouched=[
+                        plug[0].name for plug in self._hotplugs[position + 1:]])
+                    raise
+
+    def _fail_domain(self, name, result, message):
+        result['changed'] = False
+        self.failures[name] = message
+        result['notes'].append('not changed: %s' % message)
+
+    def _stop_if_connection_lost(self, err, in_flight=None, untouched=()):
+        """Turn a lost connection into one StreamingError; return when the connection is fine.
+
+        Without this every remaining domain would fail on its own with "client
+        socket is closed", in a message as long as the fleet.
+        """
+        try:
+            alive = self.conn.isAlive() == 1
+        except libvirt.libvirtError:
+            alive = False
+        if alive:
+            return
+        for name in untouched:
+            result = self.results.get(name)
+            if result is None:
+                continue
+            result['changed'] = False
+            result['actions'] = []
+            result['notes'].append('not touched: the connection to libvirt was lost before this domain')
+        if in_flight is not None:
+            result = self.results[in_flight]
+            result['changed'] = False
+            result['notes'].append('the connection to libvirt was lost while this domain was being '
+                                   'changed; running the task again shows whether the change landed')
+        done = sorted(name for name, result in self.results.items() if result['changed'])
+        raise StreamingError(
+            'lost the connection to libvirt at %s on %s (%s): %d domain%s converged before that '
+            '(changed_domains names them)%s, %d left untouched. Every domain is either untouched '
+            'or fully converged; run the task again to finish the job once libvirt answers.'
+            % (self.uri, self.host, err.get_error_message() or err, len(done), '' if len(done) == 1 else 's',
+               ", '%s' was in progress" % in_flight if in_flight else '', len(untouched)),
+            connection_lost=True, **self.summary())
 
     def _define(self, selected, planned_digest, result):
         current = self._read_inactive(selected.dom)
@@ -316,7 +489,11 @@ class StreamingRun:
             result['changed'] = False
             return
         if self.backup_dir:
-            result['backup_file'] = self._backup(selected.name, current)
+            try:
+                result['backup_file'] = self._backup(selected.name, current)
+            except OSError as err:
+                raise OSError('could not write its backup into backup_dir %s (%s), so it was not '
+                              'changed' % (self.backup_dir, err.strerror or err)) from err
         new_dom = self.conn.defineXML(domain_xml.to_string(root))
         after = new_dom.XMLDesc(self.inactive_flags)
         after_root = domain_xml.parse_domain(after)

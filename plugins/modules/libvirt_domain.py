@@ -23,8 +23,11 @@ description:
   - The persistent definition is read with its secrets, so passwords survive the redefine;
     diffs mask them.
   - Every domain is read and checked before anything is defined. Unknown names, a domain
-    named exactly that has no SPICE graphics, or a non-spiceport port already named
-    C(org.spice-space.stream.0) fail the task with nothing changed.
+    named exactly that has no SPICE graphics, or another port already named
+    C(org.spice-space.stream.0) (a C(unix) or C(pty) channel, or a port added through
+    C(<qemu:commandline>) or C(<qemu:override>)) fail the task with nothing changed, and one
+    message names every domain concerned (see O(unfit_domains) to skip them instead).
+    O(backup_dir) is checked in the same pass.
   - Each domain that needs a change is read again just before it is defined and the edit is
     redone on that definition, so a change someone else made in the meantime is kept.
   - Running domains get their persistent definition updated. With O(live), the channel is
@@ -41,6 +44,20 @@ extends_documentation_fragment:
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
 options:
+  unfit_domains:
+    description:
+      - What to do with a selected domain that cannot be brought to the asked state (an exact
+        name without SPICE graphics, another port named C(org.spice-space.stream.0), an unknown
+        exact name, an unreadable definition).
+      - V(fail) stops the task before anything is changed, naming every such domain in one
+        message.
+      - V(skip) leaves those domains alone, returns each with its reason in
+        RV(skipped_domains), warns, and converges the others. Useful on a pool of many desktops
+        where one odd domain should not hold up the rest.
+    type: str
+    choices: [fail, skip]
+    default: fail
+    version_added: 0.1.0
   live:
     description:
       - Also apply to running domains what libvirt can apply live (hot-plug or hot-unplug of
@@ -218,7 +235,9 @@ restart_required:
   elements: str
   sample: [vdi-001]
 skipped_domains:
-  description: Domains left alone, with the reason.
+  description:
+    - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
+      and with O(unfit_domains=skip) every unfit domain).
   returned: always
   type: dict
   sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}
@@ -232,6 +251,13 @@ failed_domains:
   returned: failure
   type: dict
   sample: {kiosk-vnc: "has no SPICE graphics, so it cannot carry a spiceport channel or a streaming mode"}
+connection_lost:
+  description:
+    - Present and true when the connection to libvirt was lost during the run. Every domain is then
+      either untouched or fully converged; RV(changed_domains) names the ones done, and running the
+      task again finishes the job.
+  returned: failure
+  type: bool
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -242,7 +268,8 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     StreamingRun,
     connect,
     ensure_bindings,
-    select_domains,
+    select,
+    selection_warning,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     streaming_argument_spec,
@@ -254,6 +281,8 @@ def argument_spec():
         uri=dict(type='str', default='qemu:///system'),
         name=dict(type='list', elements='str', required=True, aliases=['domains']),
         exclude=dict(type='list', elements='str', default=[]),
+        require_match=dict(type='bool', default=False),
+        unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
         live=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
@@ -271,19 +300,20 @@ def run_module(module):
             StreamingRequest(params['streaming_mode'], params['agent_channel']),
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
-            diff=module._diff)
-        selected, unknown = select_domains(conn, params['name'], params['exclude'])
-        if unknown:
-            raise StreamingError(
-                'nothing was changed: no domain named %s on %s (%s). Check the names with '
-                "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
-                % (', '.join("'%s'" % name for name in unknown), run.host,
-                   params['uri'], params['uri']),
-                failed_domains={name: 'no such domain' for name in unknown})
-        run.plan(selected)
+            diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip')
+        selection = select(conn, params['name'], params['exclude'])
+        warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
+        if warning and params['require_match'] and not selection.domains:
+            raise StreamingError('nothing was changed: %s (require_match is set).' % warning,
+                                 failed_domains={})
+        if warning:
+            module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
+        run.plan(selection.domains, selection.unknown)
         run.apply()
     finally:
         conn.close()
+    for text in run.warnings:
+        module.warn(text)
     result = run.summary()
     if module._diff:
         result['diff'] = run.diffs

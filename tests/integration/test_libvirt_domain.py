@@ -26,6 +26,7 @@ from tests.support.libvirt_env import (
     domain_xml,
     run_module,
 )
+from tests.support.unprivileged import run_module_as_nobody
 
 MODULE = 'spice.streaming.libvirt_domain'
 ENABLE = {'streaming_mode': 'filter', 'agent_channel': 'present'}
@@ -418,39 +419,10 @@ def test_interpreter_without_bindings_respawns_under_system_python(domains, tmp_
 
 def test_connection_denied_to_an_unprivileged_user_says_what_to_check(domains):
     """The module run as 'nobody', who may not manage qemu:///system."""
-    import json
-    import shutil
-    import subprocess
-    import tempfile
-
-    import ansible
-
-    from tests.support.collection_path import REPO_ROOT
     domains.define('denied', domain_xml)
     before = domains.snapshot()
-    # 'nobody' may not enter the checkout or pytest's tmp_path (both can be 0700), so it
-    # gets a world-readable copy of what the module imports: ansible and the plugins.
-    work = tempfile.mkdtemp(prefix='sst-denied-')
-    try:
-        os.chmod(work, 0o755)
-        skip = shutil.ignore_patterns('__pycache__')
-        shutil.copytree(os.path.dirname(ansible.__file__), os.path.join(work, 'ansible'), ignore=skip)
-        shutil.copytree(os.path.join(REPO_ROOT, 'plugins'),
-                        os.path.join(work, 'ansible_collections', 'spice', 'streaming', 'plugins'), ignore=skip)
-        args_file = os.path.join(work, 'args.json')
-        with open(args_file, 'w', encoding='utf-8') as handle:
-            json.dump({'ANSIBLE_MODULE_ARGS': args(['*'], **ENABLE)}, handle)
-        subprocess.run(['chmod', '-R', 'a+rX', work], check=True)
-        proc = subprocess.run(
-            ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '/usr/bin/python3', '-m',
-             'ansible_collections.spice.streaming.plugins.modules.libvirt_domain', args_file],
-            capture_output=True, text=True, timeout=120, check=False, cwd='/',
-            env={'PATH': '/usr/bin:/bin', 'HOME': '/nonexistent', 'PYTHONPATH': work})
-    finally:
-        shutil.rmtree(work)
-    assert '{' in proc.stdout, (proc.stdout, proc.stderr)
-    result = json.loads(proc.stdout[proc.stdout.index('{'):])
-    assert result.get('failed') and not result.get('changed'), (proc.stdout, proc.stderr)
+    result = run_module_as_nobody('libvirt_domain', args(['*'], **ENABLE))
+    assert result.get('failed') and not result.get('changed'), result
     assert URI in result['msg'] and 'libvirt group' in result['msg'], result['msg']
     assert domains.snapshot() == before
 

@@ -281,3 +281,74 @@ def test_request_flags():
     assert not StreamingRequest(agent_channel='absent').needs_spice
     assert StreamingRequest('off').needs_spice
     assert StreamingRequest(agent_channel='present').needs_spice
+
+
+# ---------------------------------------------------------------- ports hidden in <qemu:commandline>
+
+QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
+
+
+def with_qemu_args(name, *values):
+    """A fixture with a <qemu:commandline> passing ``values`` to QEMU, as libvirt stores it."""
+    root = load(name)
+    commandline = etree.SubElement(root, '{%s}commandline' % QEMU_NS, nsmap={'qemu': QEMU_NS})
+    for value in values:
+        etree.SubElement(commandline, '{%s}arg' % QEMU_NS, value=value)
+    return dx.parse_domain(dx.to_string(root))
+
+
+HIDDEN_PORTS = {
+    'device key=value': ('-device', 'virtserialport,bus=virtio-serial0.0,nr=7,chardev=cs,id=cs0,'
+                                    'name=org.spice-space.stream.0'),
+    'device JSON': ('-device', '{"driver":"virtserialport","bus":"virtio-serial0.0",'
+                               '"name":"org.spice-space.stream.0","chardev":"cs"}'),
+    'double-dash device': ('--device', 'virtserialport,name=org.spice-space.stream.0'),
+    'chardev spiceport': ('-chardev', 'spiceport,id=cs,name=org.spice-space.stream.0'),
+}
+
+
+@pytest.mark.parametrize('label', sorted(HIDDEN_PORTS))
+def test_stream_port_added_through_qemu_commandline_is_a_conflict(label):
+    root = with_qemu_args('q35-spice-virtmanager.xml', '-set', 'device.video0.xres=1920', *HIDDEN_PORTS[label])
+    text = dx.to_string(root)
+    assert dx.qemu_commandline_stream_ports(root), label
+    with pytest.raises(DomainXMLError, match='qemu:commandline'):
+        dx.apply_request(root, StreamingRequest(agent_channel='present'))
+    assert dx.to_string(root) == text
+    # Taking the port out cannot be done from here either: the task must say so.
+    with pytest.raises(DomainXMLError, match='virsh edit'):
+        dx.apply_request(root, StreamingRequest(agent_channel='absent'))
+    # The mode alone does not touch ports.
+    assert dx.apply_request(root, StreamingRequest('all'))
+
+
+@pytest.mark.parametrize('args', [
+    ('-device', 'virtserialport,name=org.spice-space.stream.1'),
+    ('-device', 'virtserialport,name=org.spice-space.stream.0x'),
+    ('-device', 'virtserialport,name=org.spice-space.stream.0,,x'),  # the name is "...0,x"
+    ('-chardev', 'socket,id=x,path=/tmp/org.spice-space.stream.0'),
+    ('-set', 'name=org.spice-space.stream.0'),
+    ('-device', '{not json'),
+    ('-device',),
+])
+def test_other_qemu_commandline_arguments_are_no_conflict(args):
+    root = with_qemu_args('q35-spice-virtmanager.xml', *args)
+    assert dx.qemu_commandline_stream_ports(root) == []
+    assert dx.apply_request(root, ENABLE)
+
+
+def test_qemu_override_renaming_a_device_to_the_stream_port_is_a_conflict():
+    root = load('q35-spice-virtmanager.xml')
+    override = etree.SubElement(root, '{%s}override' % QEMU_NS, nsmap={'qemu': QEMU_NS})
+    device = etree.SubElement(override, '{%s}device' % QEMU_NS, alias='channel0')
+    frontend = etree.SubElement(device, '{%s}frontend' % QEMU_NS)
+    etree.SubElement(frontend, '{%s}property' % QEMU_NS, name='name', type='string', value=STREAM)
+    assert dx.qemu_commandline_stream_ports(root) == ['<qemu:override> of device channel0']
+    with pytest.raises(DomainXMLError, match='qemu:override'):
+        dx.apply_request(root, ENABLE)
+
+
+def test_the_real_qemu_commandline_fixture_has_no_stream_port():
+    root = load('q35-foreign-metadata-qemu-commandline.xml')
+    assert dx.qemu_commandline_args(root)[:2] == ['-set', 'device.video0.xres=1920']
+    assert dx.qemu_commandline_stream_ports(root) == []

@@ -228,3 +228,158 @@ def test_missing_lxml_is_named(monkeypatch):
     with pytest.raises(FakeModule.Failed) as raised:
         ls.ensure_bindings(FakeModule())
     assert 'lxml' in raised.value.args[0]['msg'] and 'python3-lxml' in raised.value.args[0]['msg']
+
+
+# ---------------------------------------------------------------- selection: names that look like patterns
+
+
+def test_an_entry_equal_to_a_name_selects_exactly_that_domain(conn):
+    for name in ('u-desk[1]', 'u-desk1', 'u-desk*', 'u-desk2', 'u-desk?'):
+        conn.define('q35-spice-virtmanager.xml', name)
+    selection = ls.select(conn, ['u-desk[1]'], [])
+    assert [(s.name, s.exact) for s in selection.domains] == [('u-desk[1]', True)]
+    selection = ls.select(conn, ['u-desk*'], [])
+    assert [s.name for s in selection.domains] == ['u-desk*']
+    # Not a name: a pattern.  [[] matches a literal '['.
+    selection = ls.select(conn, ['u-desk[[]*'], [])
+    assert [(s.name, s.exact) for s in selection.domains] == [('u-desk[1]', False)]
+    selection = ls.select(conn, ['u-desk[12]'], [])
+    assert [s.name for s in selection.domains] == ['u-desk1', 'u-desk2']
+
+
+def test_an_exclude_entry_equal_to_a_name_excludes_exactly_that_domain(conn):
+    for name in ('u-ex[1]', 'u-ex1', 'u-ex2'):
+        conn.define('q35-spice-virtmanager.xml', name)
+    selection = ls.select(conn, ['u-ex*'], ['u-ex[1]'])
+    assert [s.name for s in selection.domains] == ['u-ex1', 'u-ex2']
+    selection = ls.select(conn, ['u-ex*'], ['u-ex[12]'])
+    assert [s.name for s in selection.domains] == ['u-ex[1]']
+
+
+def test_unmatched_patterns_and_empty_selections_are_told(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-vd1-a')
+    selection = ls.select(conn, ['u-vdi-*'], [])
+    assert selection.domains == [] and selection.unmatched == ['u-vdi-*'] and selection.unknown == []
+    text = ls.selection_warning(selection, ['u-vdi-*'], [], 'hv01', URI)
+    assert 'hv01' in text and "'u-vdi-*'" in text and 'list --all' in text
+    selection = ls.select(conn, ['u-vd1-*'], ['u-vd1-a'])
+    assert 'exclude' in ls.selection_warning(selection, ['u-vd1-*'], ['u-vd1-a'], 'hv01', URI)
+    assert 'empty list' in ls.selection_warning(ls.select(conn, [], []), [], [], 'hv01', URI)
+    selection = ls.select(conn, ['u-vd1-*', 'u-vdi-*'], [])
+    assert "'u-vdi-*'" in ls.selection_warning(selection, ['u-vd1-*', 'u-vdi-*'], [], 'hv01', URI)
+    assert ls.selection_warning(ls.select(conn, ['u-vd1-*'], []), ['u-vd1-*'], [], 'hv01', URI) is None
+
+
+# ---------------------------------------------------------------- every problem at once, or skipped
+
+
+def test_unknown_names_and_unfit_domains_are_reported_in_one_message(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-fit')
+    conn.define('q35-vnc-only.xml', 'u-vnc-exact')
+    selection = ls.select(conn, ['u-fit', 'u-vnc-exact', 'u-missing'], [])
+    streaming = ls.StreamingRun(conn, URI, ENABLE)
+    with pytest.raises(ls.StreamingError) as raised:
+        streaming.plan(selection.domains, selection.unknown)
+    assert raised.value.details['failed_domains'] == {
+        'u-missing': 'no such domain',
+        'u-vnc-exact': raised.value.details['failed_domains']['u-vnc-exact']}
+    assert "no domain named 'u-missing'" in raised.value.msg and "'u-vnc-exact'" in raised.value.msg
+    assert 'unfit_domains=skip' in raised.value.msg
+
+
+def test_a_pattern_selected_domain_without_spice_is_skipped_whatever_else_is_wrong(conn):
+    # VNC only, and a unix channel named like the stream port: two problems, still not ours.
+    xml = fixture_xml('q35-vnc-only.xml', 'u-pvnc-two').replace(
+        '</devices>', "<channel type='unix'><source mode='bind'/>"
+                      "<target type='virtio' name='org.spice-space.stream.0'/></channel></devices>")
+    conn.defineXML(xml)
+    try:
+        streaming = run(conn, ['u-pvnc-*'])
+        assert 'no SPICE graphics' in streaming.summary()['skipped_domains']['u-pvnc-two']
+    finally:
+        conn.lookupByName('u-pvnc-two').undefine()
+
+
+def test_skip_unfit_converges_the_others_and_leaves_the_unfit_alone(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-sk-fit')
+    conn.define('q35-vnc-only.xml', 'u-sk-vnc')
+    conn.define('q35-spice-stream-channel-other-type.xml', 'u-sk-clash')
+    unfit_before = {n: conn.lookupByName(n).XMLDesc(0) for n in ('u-sk-vnc', 'u-sk-clash')}
+    selection = ls.select(conn, ['u-sk-fit', 'u-sk-vnc', 'u-sk-clash', 'u-sk-missing'], [])
+    streaming = ls.StreamingRun(conn, URI, ENABLE, skip_unfit=True, diff=True, check_mode=True)
+    streaming.plan(selection.domains, selection.unknown)
+    assert [entry['before_header'].split(':')[0] for entry in streaming.diffs] == ['u-sk-fit']
+    streaming = ls.StreamingRun(conn, URI, ENABLE, skip_unfit=True)
+    streaming.plan(selection.domains, selection.unknown)
+    streaming.apply()
+    summary = streaming.summary()
+    assert summary['changed_domains'] == ['u-sk-fit']
+    assert set(summary['skipped_domains']) == {'u-sk-vnc', 'u-sk-clash', 'u-sk-missing'}
+    assert 'no SPICE graphics' in summary['skipped_domains']['u-sk-vnc']
+    assert "<channel type='unix'>" in summary['skipped_domains']['u-sk-clash']
+    assert len(streaming.warnings) == 3 and all('unfit_domains=skip' in w for w in streaming.warnings)
+    assert {n: conn.lookupByName(n).XMLDesc(0) for n in unfit_before} == unfit_before
+
+
+# ---------------------------------------------------------------- backup_dir is checked before any define
+
+
+@pytest.mark.parametrize('kind', ['file', 'dangling link', 'under a file'])
+def test_an_unusable_backup_dir_fails_the_plan_and_names_the_option(conn, tmp_path, kind):
+    conn.define('q35-spice-virtmanager.xml', 'u-bd')
+    before = conn.lookupByName('u-bd').XMLDesc(0)
+    if kind == 'file':
+        (tmp_path / 'b').write_text('not a directory')
+        path = tmp_path / 'b'
+    elif kind == 'dangling link':
+        os.symlink(str(tmp_path / 'gone'), str(tmp_path / 'b'))
+        path = tmp_path / 'b'
+    else:
+        (tmp_path / 'f').write_text('')
+        path = tmp_path / 'f' / 'backups'
+    streaming = ls.StreamingRun(conn, URI, ENABLE, backup_dir=str(path))
+    selection = ls.select(conn, ['u-bd'], [])
+    with pytest.raises(ls.StreamingError) as raised:
+        streaming.plan(selection.domains)
+    assert 'backup_dir' in raised.value.msg and str(path) in raised.value.msg
+    assert raised.value.msg.startswith('nothing was changed')
+    assert conn.lookupByName('u-bd').XMLDesc(0) == before
+
+
+def test_backup_dir_is_not_checked_when_nothing_changes(conn, tmp_path):
+    conn.define('q35-spice-streaming-filter.xml', 'u-bd-noop')
+    (tmp_path / 'b').write_text('not a directory')
+    streaming = run(conn, ['u-bd-noop'], request=StreamingRequest('filter'), backup_dir=str(tmp_path / 'b'))
+    streaming.apply()
+    assert streaming.summary()['changed_domains'] == []
+
+
+def test_check_mode_connection_error_names_the_read_only_command():
+    with pytest.raises(ls.StreamingError) as raised:
+        ls.connect('qemu+unix:///system?socket=/nonexistent/sock', read_only=True)
+    assert "'virsh -r -c qemu+unix:///system?socket=/nonexistent/sock version'" in raised.value.msg
+
+
+def test_a_lost_connection_stops_at_once_with_one_message(conn):
+    for index in range(4):
+        conn.define('q35-spice-virtmanager.xml', 'u-lost-%d' % index)
+    streaming = run(conn, ['u-lost-*'])
+    defined = []
+    real_define = conn.defineXML
+
+    def define_then_lose(xml):
+        if len(defined) == 2:
+            raise libvirt.libvirtError('client socket is closed')
+        defined.append(xml)
+        return real_define(xml)
+
+    conn.defineXML = define_then_lose
+    conn.isAlive = lambda: 0 if len(defined) == 2 else 1
+    with pytest.raises(ls.StreamingError) as raised:
+        streaming.apply()
+    message = raised.value.msg
+    assert message.count('client socket is closed') == 1
+    assert '2 domains converged' in message and '1 left untouched' in message and 'again' in message
+    assert raised.value.details['connection_lost'] is True
+    assert raised.value.details['changed_domains'] == ['u-lost-0', 'u-lost-1']
+    assert 'not touched' in ' '.join(raised.value.details['domains']['u-lost-3']['notes'])
