@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 import yaml
 
@@ -15,6 +16,8 @@ from tests.support.libvirt_env import (
     VDAGENT,
     VIRTIO_SERIAL,
     VNC_GRAPHICS,
+    ansible_bin,
+    ansible_env,
     domain_xml,
     run_playbook,
 )
@@ -74,4 +77,42 @@ def test_role_rejects_a_bad_mode_before_touching_anything(domains, tmp_path):
     proc = run_playbook(PLAYBOOK, str(inventory))
     assert proc.returncode != 0
     assert 'host_streaming_mode' in proc.stdout and 'fast' in proc.stdout, proc.stdout
+    assert domains.snapshot() == before
+
+
+def _inventory(tmp_path, **host_vars):
+    values = {'ansible_connection': 'local', 'ansible_python_interpreter': '/usr/bin/python3'}
+    values.update(host_vars)
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'hypervisors': {'hosts': {'localhost': values}}}))
+    return str(inventory)
+
+
+def test_null_from_the_command_line_leaves_that_part_alone(domains, tmp_path):
+    """-e host_streaming_mode=null (a string), JSON null, and an empty value all mean: leave it."""
+    domains.define('keep', lambda n: domain_xml(n).replace(
+        "<listen type='none'/>", "<listen type='none'/>\n      <streaming mode='all'/>"))
+    name = domains.name('keep')
+    inventory = _inventory(tmp_path, host_streaming_domains=[name], host_streaming_backup=False)
+    for extra in ('host_streaming_mode=null', '{"host_streaming_mode": null}', 'host_streaming_mode='):
+        proc = subprocess.run([ansible_bin('ansible-playbook'), '-i', inventory, PLAYBOOK, '-e', extra],
+                              capture_output=True, text=True, env=ansible_env(), timeout=600, check=False)
+        assert recap(proc)['failed'] == 0, proc.stdout + proc.stderr
+        xml = domains.inactive_xml(name)
+        assert "<streaming mode='all'/>" in xml, (extra, xml)
+        assert "<channel type='spiceport'>" in xml
+    # And the channel the same way, with the mode asked for.
+    proc = subprocess.run([ansible_bin('ansible-playbook'), '-i', inventory, PLAYBOOK, '-e',
+                           '{"host_streaming_agent_channel": null, "host_streaming_mode": "off"}'],
+                          capture_output=True, text=True, env=ansible_env(), timeout=600, check=False)
+    assert recap(proc)['failed'] == 0, proc.stdout
+    assert "<streaming mode='off'/>" in domains.inactive_xml(name)
+
+
+def test_the_role_needs_the_domains_named(domains, tmp_path):
+    domains.define('untouched', domain_xml)
+    before = domains.snapshot()
+    proc = run_playbook(PLAYBOOK, _inventory(tmp_path))
+    assert recap(proc)['failed'] == 1, proc.stdout
+    assert 'host_streaming_domains' in proc.stdout, proc.stdout
     assert domains.snapshot() == before
