@@ -25,12 +25,13 @@ def streaming_argument_spec():
     """Argument spec of the options every streaming plugin shares.
 
     Both options default to ``None``: an omitted option means "leave that part
-    as it is", and so does an explicit ``null`` (a play passing a variable that
-    is null), which is why ``None`` is among the choices.
+    as it is".  An explicit ``null`` means the same; AnsibleModule would refuse it
+    as no choice, so the modules' action plugins drop it before the module runs
+    (``plugin_utils/leave_null.py``).
     """
     return dict(
-        streaming_mode=dict(type='str', choices=list(STREAMING_MODES) + [None]),
-        agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES) + [None]),
+        streaming_mode=dict(type='str', choices=list(STREAMING_MODES)),
+        agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES)),
     )
 
 

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of the streaming modules: an explicit ``null`` means "leave it".
+
+``streaming_mode: "{{ mode }}"`` with ``mode`` null reaches a module as ``None``,
+which AnsibleModule refuses for an option with choices ("must be one of: off,
+all, filter, got: None").  The collection documents ``null`` as "leave that part
+as it is", the same as leaving the option out, so the action plugin of each
+streaming module drops those ``None`` values before the module runs.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+# The options whose null means "leave it as it is" (plugins/doc_fragments/streaming.py).
+LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel')
+
+
+class LeaveNullActionBase(ActionBase):
+    """Run the module of the same name without the streaming options that are null."""
+
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        module_args = {key: value for key, value in self._task.args.items()
+                       if not (key in LEAVE_WHEN_NULL and value is None)}
+        result.update(self._execute_module(module_name=self._task.resolved_action,
+                                           module_args=module_args, task_vars=task_vars))
+        return result
