@@ -18,15 +18,23 @@ Managed parts are found by identity, never appended blindly:
 Every other argument is returned unchanged, character for character; an edited
 option keeps its other keys as they were written.
 
+:func:`mask_secrets` gives a copy of an argument list fit to show (passwords
+and secret data masked); the real list is what QEMU needs and what is written.
+
 The second half reads and writes the argument list held in a systemd
 ``EnvironmentFile`` line such as ``QEMU_ARGS="-machine q35 -spice ..."``, the
-way systemd reads it for ``ExecStart=... $QEMU_ARGS``.
+way systemd reads it for ``ExecStart=... $QEMU_ARGS``; :func:`resolve_env_file`,
+the one function here that looks at the file system, finds the file a path
+(or a symbolic link) names.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     AGENT_CHANNEL_STATES,
@@ -291,7 +299,7 @@ def scan_options(args):
             bare = token.split('=', 1)[0]
             raise QemuCmdlineError(
                 "argument %d is %r: QEMU does not accept '%s=VALUE' (it answers 'invalid option'); "
-                "write %r and the value as two arguments" % (index + 1, token, bare, bare))
+                "write %r and the value as two arguments" % (index + 1, mask_secrets([token])[0][0], bare, bare))
         if name in NO_ARG_OPTIONS:
             options.append(Option(index, token, name, None))
             index += 1
@@ -669,6 +677,136 @@ def _stream_chardev_text(ident):
     return format_opts([('backend', 'spiceport'), ('name', STREAM_PORT_NAME), ('id', ident)], 'backend')
 
 
+# ---------------------------------------------------------------- secrets, for display
+
+# What is shown in place of a secret; the same placeholder Ansible uses for no_log.
+MASK = '********'
+
+# Keys of QEMU option strings whose value is itself a secret (the part after the
+# last dot counts, so ``file.password=`` of ``-drive`` is one too):
+# ``-spice password=`` and ``x509-key-password=``, ``-iscsi password=``, the
+# curl block driver's ``cookie=``.  ``passphrase`` is no QEMU key today; a
+# value under that name is a secret wherever it turns up.  Keys ending in
+# ``-secret`` (``password-secret=``, ``key-secret=``), ``passwordid=`` and
+# ``keyid=`` name a ``-object secret`` and stay; so does ``iv=``, the
+# initialisation vector of an encrypted ``data=``, which is not secret.
+SECRET_KEYS = frozenset(('password', 'x509-key-password', 'passphrase', 'cookie'))
+# ``-vnc password=on`` (also ``-display vnc=...,password=on``) is a switch: the
+# password itself is set over the monitor.
+_SWITCH_PASSWORD_OPTIONS = frozenset(('vnc', 'display'))
+_BOOLEAN_WORDS = frozenset(('on', 'off', 'yes', 'no', 'true', 'false'))
+# Credentials written inside a value: ``scheme://user:password@host`` (curl,
+# ``iscsi://user%password@host`` for iSCSI) and the Ceph key of an
+# ``rbd:pool/image:key=...`` filename.
+_URL_PASSWORD = re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:%]*[:%])([^@/\s]+)(?=@)')
+_RBD_KEY = re.compile(r'(\brbd:[^\s]*?:key=)((?:\\.|[^:\\,\s])+)')
+
+
+def _is_secret_key(option, kind, key, value):
+    """Whether ``key=value`` of option ``-<option>`` (of type ``kind``) holds a secret."""
+    leaf = key.rsplit('.', 1)[-1]
+    if leaf == 'data':
+        return option == 'object' and kind == 'secret'
+    if leaf not in SECRET_KEYS:
+        return False
+    if leaf == 'password' and option in _SWITCH_PASSWORD_OPTIONS and value.lower() in _BOOLEAN_WORDS:
+        return False
+    return True
+
+
+def _mask_inline(text, secrets):
+    """``text`` with passwords in URLs and Ceph keys in rbd filenames masked."""
+    def hide(match):
+        secrets.add(match.group(2))
+        return match.group(1) + MASK
+    return _RBD_KEY.sub(hide, _URL_PASSWORD.sub(hide, text))
+
+
+def _mask_json(node, option, secrets):
+    """Mask secrets inside a JSON option value in place; return whether anything was masked."""
+    masked = False
+    if isinstance(node, dict):
+        kind = node.get('qom-type')
+        keys = list(node)
+    elif isinstance(node, list):
+        kind, keys = None, range(len(node))
+    else:
+        return False
+    for key in keys:
+        value = node[key]
+        if isinstance(value, str):
+            if isinstance(key, str) and _is_secret_key(option, kind, key, value):
+                secrets.add(value)
+                node[key] = MASK
+                masked = True
+            else:
+                node[key] = _mask_inline(value, secrets)
+                masked = masked or node[key] != value
+        else:
+            masked = _mask_json(value, option, secrets) or masked
+    return masked
+
+
+def _mask_value(option, text, secrets):
+    """The value of ``-<option>`` with its secrets masked; the text itself when it has none."""
+    if text.lstrip().startswith('{'):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(',', ':')) if _mask_json(value, option, secrets) else text
+    opts = QemuOpts(text)
+    first = opts.items[0] if opts.items else None
+    kind = first.raw if first is not None and '=' not in first.raw else opts.get('qom-type')
+    changed = False
+    for index, item in enumerate(opts.items):
+        if '=' not in item.raw:
+            raw = _mask_inline(item.raw, secrets)
+        elif _is_secret_key(option, kind, item.key, item.value):
+            secrets.update((item.value, item.raw[len(item.key) + 1:]))
+            raw = '%s=%s' % (item.key, MASK)
+        else:
+            raw = '%s=%s' % (item.key, _mask_inline(item.raw[len(item.key) + 1:], secrets))
+        if raw != item.raw:
+            opts.items[index] = OptItem(item.key, None, raw)
+            changed = True
+    return opts.text if changed else text
+
+
+def mask_secrets(args):
+    """``(masked, secrets)``: a copy of an argument list fit to show, and the secrets it hid.
+
+    Secrets are the values of keys that hold one (:data:`SECRET_KEYS`; ``data=``
+    of ``-object secret``), passwords inside URLs and Ceph keys inside rbd
+    filenames, in key=value and JSON option values alike.  Each is replaced by
+    :data:`MASK`; every other character stays.  ``secrets`` holds each hidden
+    value as read and as written (``a,b`` and ``a,,b``), so a caller can hide
+    it wherever else it turns up.  Never raises: a list QEMU would refuse is
+    masked as far as it can be read, for error messages.
+    """
+    masked, secrets = [], set()
+    option = None  # the option whose value the next argument is, as QEMU reads it
+    for arg in args:
+        if not isinstance(arg, str):
+            masked.append(arg)
+            option = None
+        elif option is not None:
+            masked.append(_mask_value(option, arg, secrets))
+            option = None
+        elif option_name(arg) is None:  # a disk image given without an option, or a stray value
+            masked.append(_mask_value(None, arg, secrets))
+        elif '=' in arg:  # '-spice=VALUE', which QEMU refuses: still never shown
+            token, value = arg.split('=', 1)
+            masked.append('%s=%s' % (token, _mask_value(option_name(token), value, secrets)))
+        else:
+            masked.append(arg)
+            if option_name(arg) not in NO_ARG_OPTIONS:
+                option = option_name(arg)
+    secrets.discard('')
+    return masked, secrets
+
+
 # ---------------------------------------------------------------- whole requests
 
 
@@ -961,3 +1099,75 @@ class EnvFileArgs:
         """The file's text with this variable holding ``args``; everything else as it was."""
         return (self.text[:self.assignment.start] + env_assignment_text(self.variable, args)
                 + self.text[self.assignment.end:])
+
+    def masked_text(self, masked_args, secrets):
+        """The file's text fit to show: this variable holds ``masked_args`` (see :func:`mask_secrets`).
+
+        The assignment keeps its own layout when masking each secret where it is
+        written gives exactly ``masked_args``; otherwise (a secret written with
+        escapes, or one that also occurs as another word) the assignment is shown
+        as the module writes it.
+        """
+        if masked_args == self.args:
+            return self.text
+        start, end = self.assignment.start, self.assignment.end
+        region = self.text[start:end]
+        for secret in sorted(secrets, key=len, reverse=True):
+            region = region.replace(secret, MASK)
+        candidate = self.text[:start] + region + self.text[end:]
+        try:
+            if EnvFileArgs(candidate, self.variable).args == masked_args:
+                return candidate
+        except QemuCmdlineError:
+            pass
+        return self.with_args(masked_args)
+
+
+def resolve_env_file(path, variable):
+    """The regular file that ``path`` names, symbolic links followed: the file to read and replace.
+
+    Like ``ansible.builtin.lineinfile``, a link is followed and the file it
+    points to is edited, so the link stays a link.  Raises QemuCmdlineError,
+    naming ``path``, when there is no such file, the link dangles or loops, or
+    the file is not a regular file.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise QemuCmdlineError(
+                '%s is a symbolic link that never reaches a file (%s); point it at the file that '
+                'holds %s=, or give that file as path' % (path, _link_chain(path), variable)) from None
+        if err.errno == errno.ENOENT and os.path.islink(path):
+            raise QemuCmdlineError(
+                '%s is a symbolic link to %s, which does not exist; create that file with a line '
+                '%s="<QEMU arguments>", or point the link at the file that holds them'
+                % (path, os.path.realpath(path), variable)) from None
+        if err.errno == errno.ENOENT:
+            raise QemuCmdlineError(
+                '%s does not exist; create it first (for example with ansible.builtin.template) with a '
+                'line %s="<QEMU arguments>"' % (path, variable)) from None
+        raise QemuCmdlineError('cannot read %s: %s' % (path, err.strerror)) from None
+    real = os.path.realpath(path)
+    if not stat.S_ISREG(info.st_mode):
+        through = '' if real == os.path.abspath(path) else ' (it leads to %s)' % real
+        raise QemuCmdlineError('%s is not a regular file%s' % (path, through))
+    return real
+
+
+def _link_chain(path, hops=8):
+    """``a -> b -> a``: the links followed from ``path`` until one repeats, for a message."""
+    chain = [path]
+    current = os.path.abspath(path)
+    seen = {current}
+    for _unused in range(hops):
+        try:
+            target = os.readlink(current)
+        except OSError:
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), target))
+        chain.append(target)
+        if current in seen:
+            return ' -> '.join(chain)
+        seen.add(current)
+    return ' -> '.join(chain) + ' -> ...'

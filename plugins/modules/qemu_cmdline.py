@@ -36,6 +36,11 @@ description:
     amend, on a malformed argument list, or on a file that cannot be read as described under
     O(path).
   - The changed command line takes effect when QEMU is next started.
+  - Secrets in the arguments (SPICE and other passwords, the C(data=) of C(-object secret)) are
+    masked as C(********) in the diff, in RV(args) and in everything else the module returns or
+    shows; the file keeps them. The real list is returned as RV(args_with_secrets), and only when
+    the task runs with C(no_log), so that it is never displayed or logged. See the notes for
+    what counts as a secret.
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
@@ -45,7 +50,9 @@ options:
   args:
     description:
       - The QEMU arguments, one list element per argument, without the program name.
-      - The module returns the resulting list in RV(args) and writes nothing.
+      - The module returns the resulting list in RV(args) (secrets masked) and writes nothing.
+        A play that needs the real list, secrets included, runs the task with C(no_log) and reads
+        RV(args_with_secrets), or builds the list with the P(spice.streaming.qemu_args#filter) filter.
       - Exactly one of O(args) and O(path) is required.
     type: list
     elements: str
@@ -63,6 +70,10 @@ options:
         alike; every other byte of the file stays as it was. The file is replaced atomically and
         keeps its owner, group and mode.
       - The file must exist and hold an assignment of O(variable).
+      - When O(path) is a symbolic link, the file it points to (following every link) is read
+        and replaced, in that file's directory, keeping that file's owner, group and mode; the
+        link stays as it is, as with M(ansible.builtin.lineinfile). A link that points nowhere or
+        loops fails the task, naming the link, with nothing changed.
     type: path
   variable:
     description:
@@ -72,7 +83,8 @@ options:
   backup:
     description:
       - With O(path), keep a copy of the original file, named with a timestamp, next to it when
-        the module changes the file.
+        the module changes the file. When O(path) is a symbolic link, the copy goes next to the
+        file the link points to.
     type: bool
     default: false
 attributes:
@@ -85,6 +97,8 @@ attributes:
     details:
       - With O(path), the whole file before and after. With O(args), the argument lists, one
         argument per line.
+      - Secrets are masked on both sides. With O(path), the assignment keeps its layout where
+        masking allows; otherwise it is shown the way the module writes it.
   idempotent:
     description: When run twice in a row with the same options, the second run reports no change.
     support: full
@@ -112,6 +126,19 @@ notes:
   - Devices and chardevs defined in a C(-readconfig) file are not read; the module warns.
   - O(agent_channel=absent) leaves a port of that name that is not a spiceport channel alone,
     with a warning, and keeps the virtio-serial device, which other ports may use.
+  - "Secrets that are masked: the value of C(password=) in any option (C(-spice), C(-iscsi),
+    C(-chardev), C(-netdev), C(file.password=) of C(-drive), ...) except the C(on)/C(off) switch
+    of C(-vnc password=); C(x509-key-password=) of C(-spice); C(cookie=) of the curl block
+    driver; C(passphrase=); C(data=) of C(-object secret) (key=value or JSON); a password inside
+    a URL (C(https://user:PASSWORD@host/...), C(iscsi://user%PASSWORD@host/...)); the C(key=) of
+    an C(rbd:) filename. Values that name a secret object (C(password-secret=), C(key-secret=),
+    C(passwordid=), C(keyid=)) and C(iv=) of C(-object secret) are not secrets and stay."
+  - Free-form values are not searched for secrets (C(-append), C(-fw_cfg string=), C(-smbios)
+    OEM strings). Keep such secrets in files (C(-object secret,file=), C(-fw_cfg file=)), or run
+    the task with C(no_log).
+  - Outside C(no_log), each secret found is also registered with Ansible's no_log filter, so any
+    other place it appears in the result (another line of the file, the module arguments echoed
+    back with C(-vvv)) shows C(********) instead.
 seealso:
   - module: spice.streaming.libvirt_domain
     description: The same streaming state for libvirt domains.
@@ -159,6 +186,13 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ desk02.args }}"
 
+- name: Compute a command line that holds a SPICE password, for a play that starts QEMU itself
+  spice.streaming.qemu_cmdline:
+    args: "{{ kiosk_base_args }}"  # holds -spice port=5931,password=...
+    streaming_mode: filter
+  no_log: true  # needed for args_with_secrets; args is masked either way
+  register: kiosk
+
 - name: Take the stream port out again, preview with a diff
   spice.streaming.qemu_cmdline:
     path: /etc/qemu-vm/desk-01.env
@@ -169,7 +203,12 @@ EXAMPLES = r'''
 
 RETURN = r'''
 args:
-  description: The resulting QEMU arguments (in check mode, what a real run writes).
+  description:
+    - The resulting QEMU arguments (in check mode, what a real run writes), with secrets masked
+      as C(********) (see the notes).
+    - Fit to show and to compare. Where the arguments hold no secret it is the real list; where
+      they do, and O(args) was given, the module warns that a play needing the real list should
+      use RV(args_with_secrets) or the P(spice.streaming.qemu_args#filter) filter.
   returned: always
   type: list
   elements: str
@@ -177,6 +216,17 @@ args:
            "-device", "virtio-serial-pci,id=virtio-serial0",
            "-chardev", "spiceport,name=org.spice-space.stream.0,id=charchannel1",
            "-device", "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel1,id=channel1,name=org.spice-space.stream.0"]
+args_with_secrets:
+  description:
+    - The resulting QEMU arguments with the real secrets, for a play that feeds them to QEMU.
+    - "Returned only when the task runs with C(no_log) (C(no_log: true) on the task, or
+      C(ANSIBLE_NO_LOG)), so that Ansible never displays or logs it; read it from the registered
+      variable and keep it out of C(debug) output."
+  returned: when the task runs with no_log
+  type: list
+  elements: str
+  version_added: 0.2.0
+  sample: ["-spice", "port=5930,password=REAL-PASSWORD,streaming-video=filter"]
 actions:
   description: What was changed (in check mode, what a real run changes), in words.
   returned: always
@@ -187,7 +237,8 @@ actions:
            "set streaming-video=filter in -spice at argument 3 (was not set, which QEMU runs as off)"]
 path:
   description:
-    - The file that holds the arguments.
+    - The file that holds the arguments. When O(path) is a symbolic link, the file it points to,
+      which is the file read, backed up and replaced.
     - As with other modules that return a path, the file's C(state), C(mode), C(owner), C(group),
       C(uid), C(gid) and C(size) are returned beside it.
   returned: when O(path) is given and the task succeeds
@@ -207,9 +258,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
+    MASK,
     EnvFileArgs,
     QemuCmdlineError,
     apply_streaming,
+    mask_secrets,
+    resolve_env_file,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     streaming_argument_spec,
@@ -228,21 +282,20 @@ def argument_spec():
 
 
 def read_text(module, path):
-    if not os.path.exists(path):
-        module.fail_json(msg='%s does not exist; create it first (for example with '
-                             'ansible.builtin.template) with a line %s="<QEMU arguments>"'
-                             % (path, module.params['variable']))
-    if not os.path.isfile(path):
-        module.fail_json(msg='%s is not a regular file' % path)
+    """The text of the file ``path`` names and that file's own path (symbolic links followed)."""
     try:
-        with open(path, 'rb') as handle:
+        real = resolve_env_file(path, module.params['variable'])
+    except QemuCmdlineError as err:
+        module.fail_json(msg=to_native(err))
+    try:
+        with open(real, 'rb') as handle:
             data = handle.read()
     except OSError as err:
-        module.fail_json(msg='cannot read %s: %s' % (path, to_native(err)))
+        module.fail_json(msg='cannot read %s: %s' % (real, to_native(err)))
     try:
-        return data.decode('utf-8')
+        return data.decode('utf-8'), real
     except UnicodeDecodeError as err:
-        module.fail_json(msg='%s is not UTF-8 text: %s' % (path, to_native(err)))
+        module.fail_json(msg='%s is not UTF-8 text: %s' % (real, to_native(err)))
 
 
 def write_text(module, path, text):
@@ -261,6 +314,17 @@ def lines(args):
     return ''.join(arg + '\n' for arg in args)
 
 
+def hide_secrets(module, secrets):
+    """Keep ``secrets`` out of everything this run returns, unless the task hides its output.
+
+    Ansible replaces every occurrence of these strings in the result (the file's
+    other lines, the echoed module arguments) with ********. Under ``no_log``
+    the result is not shown, so the real list can be returned for the play to use.
+    """
+    if secrets and not module.no_log:
+        module.no_log_values.update(secrets)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -272,9 +336,13 @@ def main():
     path = params['path']
     result = dict(changed=False)
     envfile = text = None
+    if path is not None:
+        text, path = read_text(module, path)
+        where = path if path == os.path.abspath(params['path']) else '%s (the file %s points to)' % (path, params['path'])
+    else:
+        where = 'args'
     try:
         if path is not None:
-            text = read_text(module, path)
             envfile = EnvFileArgs(text, params['variable'])
             before = envfile.args
             if envfile.overridden:
@@ -282,9 +350,10 @@ def main():
                             'edited' % (path, params['variable'], envfile.overridden + 1))
         else:
             before = params['args']
+        shown_before, secrets = mask_secrets(before)
+        hide_secrets(module, secrets)
         outcome = apply_streaming(before, params['streaming_mode'], params['agent_channel'])
     except QemuCmdlineError as err:
-        where = path if path is not None else 'args'
         module.fail_json(msg='%s: %s' % (where, err), **result)
     if path is not None:
         # Like every module that returns path, this also returns the file's
@@ -293,20 +362,30 @@ def main():
 
     for warning in outcome.warnings:
         module.warn(warning)
-    result.update(args=outcome.args, actions=outcome.actions, changed=outcome.args != before)
+    shown_after, more_secrets = mask_secrets(outcome.args)
+    hide_secrets(module, more_secrets)
+    result.update(args=shown_after, actions=outcome.actions, changed=outcome.args != before)
+    if module.no_log:
+        result['args_with_secrets'] = outcome.args
+    elif path is None and shown_after != outcome.args:
+        module.warn('the returned args show secret values as %s; a play that needs the real list '
+                    'runs this task with no_log: true and reads args_with_secrets, or builds the '
+                    'list with the spice.streaming.qemu_args filter' % MASK)
 
     if result['changed']:
         if path is not None:
             after_text = envfile.with_args(outcome.args)
             if module._diff:
-                result['diff'] = dict(before=text, after=after_text,
+                result['diff'] = dict(before=envfile.masked_text(shown_before, secrets),
+                                      after=EnvFileArgs(after_text, params['variable']).masked_text(
+                                          shown_after, secrets | more_secrets),
                                       before_header=path, after_header=path)
             if not module.check_mode:
                 if params['backup']:
                     result['backup_file'] = module.backup_local(path)
                 write_text(module, path, after_text)
         elif module._diff:
-            result['diff'] = dict(before=lines(before), after=lines(outcome.args),
+            result['diff'] = dict(before=lines(shown_before), after=lines(shown_after),
                                   before_header='args', after_header='args')
     module.exit_json(**result)
 

@@ -35,6 +35,7 @@ QEMU = '/usr/bin/qemu-system-x86_64'
 STREAM = 'org.spice-space.stream.0'
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, 'qemu_cmdline', 'converge.yml')
+SECRETS_PLAYBOOK = os.path.join(HERE, 'qemu_cmdline', 'secrets.yml')
 BIN = os.path.dirname(sys.executable)
 
 
@@ -63,15 +64,21 @@ def run_module(module_args, check=False, diff=False, cwd=None):
     return out.returncode, json.loads(out.stdout[match.end():]), out.stdout
 
 
-def run_playbook(tmp_path, env_file, streaming_mode, agent_channel):
+def ansible_playbook(tmp_path, playbook, extra_vars, *options):
+    """Run ``playbook`` on localhost; return (what it wrote to result_file, its output)."""
     result_file = tmp_path / 'results.json'
-    cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', PLAYBOOK,
+    cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', playbook, *options,
            '-e', 'ansible_python_interpreter=%s' % sys.executable,
-           '-e', json.dumps(dict(env_file=str(env_file), result_file=str(result_file),
-                                 streaming_mode=streaming_mode, agent_channel=agent_channel))]
+           '-e', json.dumps(dict(extra_vars, result_file=str(result_file)))]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=ansible_env(), check=False)
     assert out.returncode == 0, out.stdout + out.stderr
-    return json.loads(result_file.read_text())
+    return json.loads(result_file.read_text()), out.stdout + out.stderr
+
+
+def run_playbook(tmp_path, env_file, streaming_mode, agent_channel):
+    results, _output = ansible_playbook(tmp_path, PLAYBOOK, dict(
+        env_file=str(env_file), streaming_mode=streaming_mode, agent_channel=agent_channel))
+    return results
 
 
 def shell_args(env_file, variable='QEMU_ARGS'):
@@ -439,10 +446,166 @@ def test_args_and_path_are_exclusive(tmp_path):
 
 @pytest.mark.skipif(shutil.which('sh') is None, reason='needs a POSIX shell')
 def test_args_mode_check_and_diff(tmp_path):
-    args = ['-machine', 'q35', '-spice', 'port=5930,password=a,,b']
+    args = ['-machine', 'q35', '-spice', 'port=5930,addr=/run/a,,b.sock']
     rc, result, out = run_module(dict(args=args, streaming_mode='filter'), check=True, diff=True)
     assert rc == 0 and result['changed']
-    assert result['args'] == ['-machine', 'q35', '-spice', 'port=5930,password=a,,b,streaming-video=filter']
-    assert '+port=5930,password=a,,b,streaming-video=filter' in out
+    assert result['args'] == ['-machine', 'q35', '-spice', 'port=5930,addr=/run/a,,b.sock,streaming-video=filter']
+    assert '+port=5930,addr=/run/a,,b.sock,streaming-video=filter' in out
     rc, again, _out = run_module(dict(args=result['args'], streaming_mode='filter'))
     assert rc == 0 and not again['changed'] and again['actions'] == []
+
+
+# ---------------------------------------------------------------- a symbolic link as path
+
+
+def linked_env(tmp_path):
+    """/etc-like directory with a relative link to the real file elsewhere, as packaging tools make."""
+    real_dir, link_dir = tmp_path / 'srv', tmp_path / 'etc'
+    real_dir.mkdir()
+    link_dir.mkdir()
+    target = write_env(real_dir / 'desk-01.env', base_env(tmp_path))
+    if os.geteuid() == 0:
+        os.chown(target, 65534, 65534)  # someone else's file: atomic_move must keep its owner
+    link = link_dir / 'desk-01.env'
+    os.symlink('../srv/desk-01.env', link)
+    return target, link
+
+
+def test_symlinked_path_edits_the_file_it_points_to(tmp_path, qemu_runner):
+    target, link = linked_env(tmp_path)
+    original = target.read_text()
+    owner = os.stat(target).st_uid, os.stat(target).st_gid
+
+    results = run_playbook(tmp_path, link, 'filter', 'present')
+    # The link is still the same link; the file it points to got the change.
+    assert os.path.islink(link) and os.readlink(link) == '../srv/desk-01.env'
+    assert os.listdir(link.parent) == ['desk-01.env']
+    assert target.read_text() != original
+    assert shell_args(link) == shell_args(target) == results['real_run']['args']
+    info = os.stat(target)
+    assert (info.st_mode & 0o777, (info.st_uid, info.st_gid)) == (0o640, owner)
+    # Check mode and the real run name the file they read and write; the backup sits next to it.
+    for run in ('check_run', 'real_run', 'real_rerun'):
+        assert results[run]['path'] == str(target)
+        assert results[run]['state'] == 'file'
+    assert results['check_run']['diff']['before_header'] == str(target)
+    assert results['check_run']['diff']['before'] == original
+    backup = results['real_run']['backup_file']
+    assert os.path.dirname(backup) == str(target.parent)
+    with open(backup) as handle:
+        assert handle.read() == original
+
+    qemu = qemu_runner(shell_args(link))
+    assert_stream_port(qemu, 'charchannel1', 'channel1', 'vs0.0', 2)
+    assert_streaming_mode(qemu, 'filter')
+
+
+def tree(path):
+    """Every entry under ``path`` with what it is: a link's target, a file's bytes."""
+    entries = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                entries[full] = ('link', os.readlink(full))
+            elif os.path.isfile(full):
+                with open(full, 'rb') as handle:
+                    entries[full] = ('file', handle.read(), os.stat(full).st_ino)
+            else:
+                entries[full] = ('dir',)
+    return entries
+
+
+@pytest.mark.parametrize('links, message', [
+    ({'vm.env': 'missing/vm.env'},
+     '{dir}/vm.env is a symbolic link to {dir}/missing/vm.env, which does not exist; create that file '
+     'with a line QEMU_ARGS="<QEMU arguments>", or point the link at the file that holds them'),
+    ({'vm.env': 'other.env', 'other.env': 'vm.env'},
+     '{dir}/vm.env is a symbolic link that never reaches a file ({dir}/vm.env -> other.env -> vm.env); '
+     'point it at the file that holds QEMU_ARGS=, or give that file as path'),
+])
+@pytest.mark.parametrize('check', [True, False])
+def test_dangling_or_looping_link_fails_and_changes_nothing(tmp_path, links, message, check):
+    (tmp_path / 'spare.env').write_text('QEMU_ARGS="-spice port=5930"\n')
+    for name, target in links.items():
+        os.symlink(target, tmp_path / name)
+    before = tree(tmp_path)
+    rc, result, _out = run_module(dict(path=str(tmp_path / 'vm.env'), streaming_mode='filter',
+                                       agent_channel='present', backup=True), check=check)
+    assert rc != 0
+    assert result['msg'] == message.format(dir=tmp_path)
+    assert tree(tmp_path) == before
+
+
+# ---------------------------------------------------------------- secrets
+
+
+SPICE_PASSWORD = 'Sp1ce-pw'
+OBJECT_SECRET = 'Obj3ct-data'
+
+
+def secret_args(tmp_path):
+    return ['-spice', 'unix=on,addr=%s,password=%s' % (tmp_path / 'spice.sock', SPICE_PASSWORD),
+            '-object', 'secret,id=sec0,data=%s' % OBJECT_SECRET]
+
+
+def assert_no_secret(text):
+    assert SPICE_PASSWORD not in text and OBJECT_SECRET not in text, text
+
+
+def test_secrets_in_the_file_are_never_shown(tmp_path, qemu_runner):
+    env_file = write_env(tmp_path / 'vm.env', 'QEMU_ARGS="%s"\n# spice password: %s\n'
+                         % (' '.join(secret_args(tmp_path)), SPICE_PASSWORD))
+    rc, check, out = run_module(dict(path=str(env_file), streaming_mode='filter', agent_channel='present'),
+                                check=True, diff=True)
+    assert rc == 0 and check['changed']
+    assert_no_secret(out)  # the diff printed, the result, the comment line of the file
+    assert '-spice unix=on,addr=%s,password=******** -object secret,id=sec0,data=********' \
+        % (tmp_path / 'spice.sock') in out
+
+    results, output = ansible_playbook(tmp_path, PLAYBOOK, dict(
+        env_file=str(env_file), streaming_mode='filter', agent_channel='present'), '--diff', '-v')
+    assert_no_secret(output)
+    assert_no_secret(json.dumps(results))
+    assert results['real_run']['args'][:4] == [
+        '-spice', 'unix=on,addr=%s,password=********,streaming-video=filter' % (tmp_path / 'spice.sock'),
+        '-object', 'secret,id=sec0,data=********']
+    assert '-object secret,id=sec0,data=******** ' in results['check_run']['diff']['after']
+    for run in results.values():
+        assert 'args_with_secrets' not in run
+
+    # The file, and the QEMU it starts, keep the real secrets.
+    args = shell_args(env_file)
+    assert args[:4] == secret_args(tmp_path)[:1] + [secret_args(tmp_path)[1] + ',streaming-video=filter'] \
+        + secret_args(tmp_path)[2:]
+    with open(results['real_run']['backup_file']) as backup:
+        assert SPICE_PASSWORD in backup.read()
+    qemu = qemu_runner(args)
+    assert qemu.qmp.execute('query-spice')['auth'] == 'spice'
+    assert 'unix=on,addr=%s,password=%s,streaming-video=filter' % (tmp_path / 'spice.sock', SPICE_PASSWORD) \
+        in qemu.cmdline()
+    assert_streaming_mode(qemu, 'filter')
+
+
+def test_secrets_in_args_are_masked_and_real_only_under_no_log(tmp_path, qemu_runner):
+    results, output = ansible_playbook(tmp_path, SECRETS_PLAYBOOK, dict(qemu_args=secret_args(tmp_path)),
+                                       '--diff', '-vvv')
+    assert_no_secret(output)  # the diff, the returned args and the echoed module arguments
+    shown, hidden = results['shown'], results['hidden']
+    assert_no_secret(json.dumps(shown))
+    assert 'args_with_secrets' not in shown
+    assert shown['args'][:4] == [
+        '-spice', 'unix=on,addr=%s,password=********,streaming-video=filter' % (tmp_path / 'spice.sock'),
+        '-object', 'secret,id=sec0,data=********']
+    assert any('runs this task with no_log: true and reads args_with_secrets' in warning
+               for warning in shown['warnings'])
+    assert shown['diff']['after'].splitlines()[1] == shown['args'][1]
+    assert hidden['args'] == shown['args']
+    real = hidden['args_with_secrets']
+    assert real == [a.replace('password=********', 'password=' + SPICE_PASSWORD)
+                    .replace('data=********', 'data=' + OBJECT_SECRET) for a in shown['args']]
+
+    qemu = qemu_runner(real)
+    assert qemu.qmp.execute('query-spice')['auth'] == 'spice'
+    assert_stream_port(qemu, 'charchannel1', 'channel1', 'virtio-serial0.0', 1)
+    assert_streaming_mode(qemu, 'filter')

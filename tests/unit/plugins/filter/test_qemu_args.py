@@ -78,6 +78,20 @@ def test_bad_input_raises_a_filter_error(value, kwargs, message):
         assert message in str(caught.value)
 
 
+def test_secrets_stay_real_in_the_result():
+    """The filter builds the command line QEMU runs: a masked password would lock users out."""
+    args = ['-spice', 'port=5936,password=s3cr3t', '-object', 'secret,id=s0,data=d4t4']
+    result = qemu_args(args, streaming_mode='filter')
+    assert result == ['-spice', 'port=5936,password=s3cr3t,streaming-video=filter',
+                      '-object', 'secret,id=s0,data=d4t4']
+
+
+def test_an_error_shows_no_secret():
+    with pytest.raises(AnsibleFilterError) as caught:
+        qemu_args(['-spice=port=5936,password=s3cr3t'], streaming_mode='filter')
+    assert 's3cr3t' not in str(caught.value)
+
+
 def test_through_jinja_in_a_real_ansible_run(tmp_path):
     """The filter resolves by its FQCN and renders in a template (tests/conftest.py sets the path)."""
     expr = ("{{ ['-spice', 'port=5930'] | spice.streaming.qemu_args(streaming_mode='filter', "
