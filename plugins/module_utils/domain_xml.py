@@ -350,16 +350,23 @@ def set_streaming_mode(root, mode):
     """Write ``<streaming mode=...>`` into every SPICE ``<graphics>``."""
     actions = []
     for graphics in spice_graphics(root):
-        streaming = graphics.find('streaming')
-        if streaming is None:
-            streaming = etree.Element('streaming', mode=mode)
-            before = next((child for child in graphics if child.tag in _AFTER_STREAMING), None)
-            _insert(graphics, streaming, before=before)
-            actions.append("set SPICE streaming mode to %s (was not set, which QEMU runs as off)" % mode)
-        elif streaming.get('mode') != mode:
-            actions.append('set SPICE streaming mode to %s (was %s)' % (mode, streaming.get('mode')))
-            streaming.set('mode', mode)
+        actions.extend(set_streaming_mode_of(graphics, mode))
     return actions
+
+
+def set_streaming_mode_of(graphics, mode):
+    """Write ``<streaming mode=...>`` into one SPICE ``<graphics>``."""
+    streaming = graphics.find('streaming')
+    if streaming is None:
+        streaming = etree.Element('streaming', mode=mode)
+        before = next((child for child in graphics if child.tag in _AFTER_STREAMING), None)
+        _insert(graphics, streaming, before=before)
+        return ["set SPICE streaming mode to %s (was not set, which QEMU runs as off)" % mode]
+    if streaming.get('mode') != mode:
+        previous = streaming.get('mode')
+        streaming.set('mode', mode)
+        return ['set SPICE streaming mode to %s (was %s)' % (mode, previous)]
+    return []
 
 
 # ---------------------------------------------------------------- whole requests
@@ -463,6 +470,33 @@ def pending_live_changes(live_root, request):
     elif request.agent_channel == 'absent' and has_channel:
         hotplug = 'detach'
     return hotplug, pending
+
+
+def restore_managed_parts(root, live_root):
+    """Put the managed parts of a definition back to what a running domain ran with.
+
+    For a rollback when a domain does not start with its new definition and no
+    backup of the previous one was written: the stream channel is there exactly
+    when the running domain had it, and each SPICE ``<graphics>`` gets the
+    ``<streaming>`` element the running one had (none when it had none).
+    Everything else, including changes other people made, stays.  Returns the
+    actions taken.
+    """
+    actions = []
+    if stream_channels(live_root):
+        actions.extend(ensure_stream_channel(root))
+    else:
+        actions.extend(remove_stream_channels(root))
+    running = [streaming_mode_of(graphics) for graphics in spice_graphics(live_root)]
+    for index, graphics in enumerate(spice_graphics(root)):
+        mode = running[index] if index < len(running) else None
+        streaming = graphics.find('streaming')
+        if mode is None and streaming is not None:
+            _remove(streaming)
+            actions.append('removed <streaming mode=%r> as the running domain had none' % streaming.get('mode'))
+        elif mode is not None and streaming_mode_of(graphics) != mode:
+            actions.extend(set_streaming_mode_of(graphics, mode))
+    return actions
 
 
 def live_stream_channel_xml(live_root):

@@ -247,10 +247,13 @@ class StreamingRun:
     """
 
     def __init__(self, conn, uri, request, check_mode=False, live=True,
-                 backup_dir=None, diff=False, skip_unfit=False):
+                 backup_dir=None, diff=False, skip_unfit=False, overrides=()):
         self.conn = conn
         self.uri = uri
         self.request = request
+        # [(names or patterns, StreamingRequest)]: the first that matches a domain wins.
+        self.overrides = list(overrides)
+        self._requests = {}
         self.check_mode = check_mode
         self.live = live
         self.backup_dir = backup_dir
@@ -273,6 +276,18 @@ class StreamingRun:
 
     def where(self, name):
         return "domain '%s' on %s (%s)" % (name, self.host, self.uri)
+
+    def request_for(self, name):
+        """The request for one domain: the first override naming it, else the task's."""
+        if not self.overrides:
+            return self.request
+        if name not in self._requests:
+            self._requests[name] = next(
+                (request for entries, request in self.overrides
+                 if any(entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
+                        for entry in entries)),
+                self.request)
+        return self._requests[name]
 
     def _read_inactive(self, dom):
         return dom.XMLDesc(self.inactive_flags)
@@ -377,27 +392,28 @@ class StreamingRun:
             root = domain_xml.parse_domain(original)
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err
-        problems = domain_xml.check_request(root, self.request)
+        request = self.request_for(selected.name)
+        problems = domain_xml.check_request(root, request)
         if problems:
             if not selected.exact and not domain_xml.spice_graphics(root):
                 # Selected by a pattern: a desktop without SPICE is simply not ours to manage.
                 _skip(result, 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode')
                 return None
             return '; '.join(problems)
-        actions = domain_xml.apply_request(root, self.request, checked=True)
+        actions = domain_xml.apply_request(root, request, checked=True)
         result['actions'] = actions
         if actions:
             result['changed'] = True
             self._plans.append((selected, _digest(original)))
             if self.check_mode and self.diff:
                 self.diffs.append(self._diff_entry(selected.name, original, domain_xml.to_string(root)))
-        if selected.active and not self.request.is_empty:
+        if selected.active and not request.is_empty:
             self._plan_live(selected, result)
         return None
 
     def _plan_live(self, selected, result):
         live_root = domain_xml.parse_domain(selected.dom.XMLDesc(0))
-        hotplug, pending = domain_xml.pending_live_changes(live_root, self.request)
+        hotplug, pending = domain_xml.pending_live_changes(live_root, self.request_for(selected.name))
         result['restart_required'].extend(pending)
         if hotplug and self.live:
             self._hotplugs.append((selected, hotplug))
@@ -483,7 +499,8 @@ class StreamingRun:
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
         before_state = domain_xml.managed_state(root)
-        actions = domain_xml.apply_request(root, self.request)
+        request = self.request_for(selected.name)
+        actions = domain_xml.apply_request(root, request)
         result['actions'] = actions
         if not actions:
             result['changed'] = False
@@ -498,7 +515,7 @@ class StreamingRun:
         after = new_dom.XMLDesc(self.inactive_flags)
         after_root = domain_xml.parse_domain(after)
         result['changed'] = domain_xml.managed_state(after_root) != before_state
-        leftover = domain_xml.apply_request(after_root, self.request)
+        leftover = domain_xml.apply_request(after_root, request)
         if leftover:
             raise DomainXMLError('libvirt did not keep the change (%s); its definition is as '
                                  'libvirt stored it, see the diff' % '; '.join(leftover))
@@ -539,7 +556,7 @@ class StreamingRun:
     def _hotplug(self, dom, result):
         """Try the channel change on the running domain; re-read first, it may have moved on."""
         live_root = domain_xml.parse_domain(dom.XMLDesc(0))
-        hotplug, _pending = domain_xml.pending_live_changes(live_root, self.request)
+        hotplug, _pending = domain_xml.pending_live_changes(live_root, self.request_for(dom.name()))
         try:
             if hotplug == 'attach':
                 dom.attachDeviceFlags(domain_xml.new_stream_channel_xml(), libvirt.VIR_DOMAIN_AFFECT_LIVE)

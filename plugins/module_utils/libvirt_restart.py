@@ -1,0 +1,327 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cold restarts that make a changed definition take effect, in bounded batches.
+
+A running domain only takes its persistent definition at its next cold start,
+and libvirt cannot apply a streaming mode (nor, on 9.0, a spiceport channel) to
+a running domain.  With ``restart: when_needed``, ``libvirt_domain`` hands the
+run it just made to :class:`Restarts`, which restarts exactly the running
+domains whose running state lacks what their definition says
+(:func:`domain_state.live_gaps`): a graceful ACPI shutdown, a bounded wait, a
+start, then a look at the live XML to confirm the change is in effect.
+
+What it promises:
+
+* only domains that were running when the task read them, and still run, are
+  restarted; nothing that was shut off is started;
+* a domain that does not stop in time is left running and reported (forced off
+  only with ``force_off``);
+* a domain that does not start with its new definition gets its previous
+  definition back and is started with it, and libvirt's words are reported;
+* a domain we shut down and could not bring back, or that the loss of the
+  connection left shut off, is named as such, never silently left down.
+
+It knows nothing of AnsibleModule: results go into the run's per-domain dicts.
+"""
+
+from __future__ import annotations
+
+import time
+
+try:
+    import libvirt
+except ImportError:  # ensure_bindings in libvirt_streaming reports it
+    libvirt = None
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils.domain_state import live_gaps
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+
+RESTART_CHOICES = ('never', 'when_needed')
+POLL_SECONDS = 0.5
+
+
+class RestartPolicy:
+    """How running domains are restarted: ``mode`` is ``never`` or ``when_needed``."""
+
+    __slots__ = ('mode', 'batch', 'shutdown_timeout', 'force_off')
+
+    def __init__(self, mode='never', batch=5, shutdown_timeout=300, force_off=False):
+        if mode not in RESTART_CHOICES:
+            raise ValueError('restart must be one of %s' % ', '.join(RESTART_CHOICES))
+        if batch < 1:
+            raise ValueError('restart_batch must be at least 1, got %d' % batch)
+        if shutdown_timeout < 0:
+            raise ValueError('shutdown_timeout must not be negative, got %d' % shutdown_timeout)
+        self.mode = mode
+        self.batch = batch
+        self.shutdown_timeout = shutdown_timeout
+        self.force_off = force_off
+
+    @property
+    def enabled(self):
+        return self.mode == 'when_needed'
+
+
+class _Candidate:
+    """A running domain to restart, and what it ran with before."""
+
+    __slots__ = ('name', 'dom', 'gaps', 'paused', 'live_root', 'stopped', 'forced')
+
+    def __init__(self, name, dom, gaps):
+        self.name = name
+        self.dom = dom
+        self.gaps = gaps
+        self.paused = False
+        self.live_root = None
+        self.stopped = False
+        self.forced = False
+
+
+def _state(dom):
+    return dom.state()[0]
+
+
+class Restarts:
+    """Restart what needs it after a :class:`StreamingRun` has planned and applied."""
+
+    def __init__(self, run, policy, clock=time.monotonic, sleep=time.sleep):
+        self.run = run
+        self.conn = run.conn
+        self.policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._in_flight = []
+
+    # ------------------------------------------------------------ which domains
+
+    def candidates(self, selected_domains):
+        """The running domains whose running state lacks what their definition says."""
+        found = []
+        for selected in selected_domains:
+            result = self.run.results.get(selected.name)
+            if (result is None or result['skipped'] or not selected.active
+                    or selected.name in self.run.failures):
+                continue
+            try:
+                gaps = self._gaps(selected, result)
+            except libvirt.libvirtError as err:
+                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue
+                self.run._stop_if_connection_lost(err)
+                raise
+            if gaps:
+                found.append(_Candidate(selected.name, selected.dom, gaps))
+        return found
+
+    def _gaps(self, selected, result):
+        dom = selected.dom
+        if not dom.isActive():
+            return []
+        live_root = domain_xml.parse_domain(dom.XMLDesc(0))
+        inactive_root = domain_xml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        gaps = live_gaps(inactive_root, live_root)
+        if self.run.check_mode:
+            # The definition is not written in check mode: what the real run would write
+            # waits for a cold start too.
+            known = {gap['change'] for gap in gaps}
+            gaps.extend(entry for entry in result['restart_required'] if entry['change'] not in known)
+        return gaps
+
+    # ------------------------------------------------------------ restarting
+
+    def restart(self, selected_domains):
+        """Restart every candidate, ``policy.batch`` at a time; record what happened per domain."""
+        candidates = self.candidates(selected_domains)
+        for candidate in candidates:
+            result = self.run.results[candidate.name]
+            if self.run.check_mode:
+                result['restart'] = {
+                    'state': 'would_restart',
+                    'reason': 'a real run shuts it down (ACPI), waits up to %d s, starts it again and '
+                              'confirms %s' % (self.policy.shutdown_timeout, _changes(candidate.gaps)),
+                }
+                result['changed'] = True
+        if self.run.check_mode:
+            return
+        for start in range(0, len(candidates), self.policy.batch):
+            self._restart_batch(candidates[start:start + self.policy.batch])
+
+    def _restart_batch(self, batch):
+        self._in_flight = []
+        try:
+            for candidate in batch:
+                self._request_shutdown(candidate)
+            self._wait_for_shutdown([c for c in self._in_flight if not c.stopped])
+            for candidate in list(self._in_flight):
+                if candidate.stopped:
+                    self._start_again(candidate)
+                self._in_flight.remove(candidate)
+        except libvirt.libvirtError as err:
+            self._stop_on_lost_connection(err)
+            raise
+
+    def _request_shutdown(self, candidate):
+        result = self.run.results[candidate.name]
+        dom = candidate.dom
+        state = _state(dom)
+        if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
+            result['restart'] = {'state': 'not_running',
+                                 'reason': 'it was shut off meanwhile; it takes its definition at its '
+                                           'next start, so it was not started'}
+            result['restart_required'] = []
+            return
+        candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
+        candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
+        try:
+            dom.shutdown()
+        except libvirt.libvirtError as err:
+            if not self._alive():
+                raise
+            if not self.policy.force_off:
+                self._left_running(candidate, 'libvirt refused the ACPI shutdown (%s)' % _words(err))
+                return
+        self._in_flight.append(candidate)
+
+    def _wait_for_shutdown(self, waiting):
+        deadline = self._clock() + self.policy.shutdown_timeout
+        while waiting:
+            for candidate in list(waiting):
+                if _state(candidate.dom) == libvirt.VIR_DOMAIN_SHUTOFF:
+                    candidate.stopped = True
+                    waiting.remove(candidate)
+            if not waiting or self._clock() >= deadline:
+                break
+            self._sleep(POLL_SECONDS)
+        for candidate in waiting:
+            if self.policy.force_off:
+                try:
+                    candidate.dom.destroy()
+                except libvirt.libvirtError as err:
+                    if not self._alive():
+                        raise
+                    if _state(candidate.dom) != libvirt.VIR_DOMAIN_SHUTOFF:
+                        self._in_flight.remove(candidate)
+                        self._left_running(candidate, 'it did not shut down within %d s and libvirt '
+                                                      'refused to force it off (%s)'
+                                           % (self.policy.shutdown_timeout, _words(err)))
+                        continue
+                candidate.stopped = True
+                candidate.forced = True
+            else:
+                self._in_flight.remove(candidate)
+                self._left_running(candidate, 'it did not shut down within %d s of the ACPI request (a '
+                                              'guest without ACPI support, a paused domain or a user '
+                                              'keeping it busy); set force_off to power it off instead'
+                                   % self.policy.shutdown_timeout)
+
+    def _left_running(self, candidate, why):
+        result = self.run.results[candidate.name]
+        result['restart'] = {'state': 'left_running', 'reason': why + '; it still runs with its old '
+                                                                      'configuration'}
+        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(candidate.name), why))
+
+    def _start_flags(self, candidate):
+        return libvirt.VIR_DOMAIN_START_PAUSED if candidate.paused else 0
+
+    def _start_again(self, candidate):
+        result = self.run.results[candidate.name]
+        dom = candidate.dom
+        how = 'forced off after %d s, then started' % self.policy.shutdown_timeout if candidate.forced \
+            else 'shut down (ACPI) and started'
+        try:
+            dom.createWithFlags(self._start_flags(candidate))
+        except libvirt.libvirtError as err:
+            if not self._alive():
+                raise
+            self._roll_back(candidate, _words(err))
+            return
+        result['changed'] = True
+        result['restart_required'] = []
+        still = live_gaps(domain_xml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)),
+                          domain_xml.parse_domain(dom.XMLDesc(0)))
+        if still:
+            result['restart'] = {'state': 'restarted', 'reason': '%s, but the running domain still lacks '
+                                                                 '%s' % (how, _changes(still))}
+            result['restart_required'] = still
+            return
+        result['restart'] = {'state': 'restarted',
+                             'reason': '%s%s; %s now in effect' % (
+                                 how, ' paused, as it was' if candidate.paused else '',
+                                 _changes(candidate.gaps))}
+
+    def _roll_back(self, candidate, start_error):
+        """Give the domain its previous definition back and start it with that."""
+        result = self.run.results[candidate.name]
+        dom = candidate.dom
+        source = None
+        try:
+            if result.get('backup_file'):
+                with open(result['backup_file'], encoding='utf-8') as handle:
+                    previous = handle.read()
+                source = 'from its backup %s' % result['backup_file']
+            else:
+                root = domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags))
+                domain_xml.restore_managed_parts(root, candidate.live_root)
+                previous = domain_xml.to_string(root)
+                source = 'with the streaming parts it ran with before'
+            dom = self.conn.defineXML(previous)
+            dom.createWithFlags(self._start_flags(candidate))
+        except (libvirt.libvirtError, OSError, domain_xml.DomainXMLError) as err:
+            if isinstance(err, libvirt.libvirtError) and not self._alive():
+                raise
+            why = ('it did not start with its new definition (%s), and bringing back its previous '
+                   'definition %s failed too (%s): it is SHUT OFF now; start it by hand once fixed '
+                   "('virsh -c %s start %s')" % (start_error, source or '', _words(err), self.run.uri,
+                                                 candidate.name))
+            result['restart'] = {'state': 'down', 'reason': why}
+            self.run.failures[candidate.name] = why
+            return
+        why = ('it did not start with its new definition (%s); its previous definition was restored %s '
+               'and it runs again with its old configuration' % (start_error, source))
+        result['restart'] = {'state': 'rolled_back', 'reason': why}
+        result['restart_required'] = []
+        result['changed'] = True
+        self.run.failures[candidate.name] = why
+
+    # ------------------------------------------------------------ a lost connection
+
+    def _alive(self):
+        try:
+            return self.conn.isAlive() == 1
+        except libvirt.libvirtError:
+            return False
+
+    def _stop_on_lost_connection(self, err):
+        if self._alive():
+            return
+        down = [c.name for c in self._in_flight if c.stopped or c.live_root is not None]
+        for name in down:
+            self.run.results[name]['restart'] = {
+                'state': 'unknown', 'reason': 'the connection to libvirt was lost while it was being '
+                                              'restarted; it may be shut off: check it and start it '
+                                              'if needed'}
+        if not down:
+            self.run._stop_if_connection_lost(err)
+            return
+        raise StreamingError(
+            'lost the connection to libvirt at %s on %s during a restart batch (%s). These domains were '
+            'being restarted and MAY BE SHUT OFF now: %s. Check them with \'virsh -c %s list --all\' '
+            'and start them once libvirt answers; then run the task again to finish the job.'
+            % (self.run.uri, self.run.host, _words(err), ', '.join(sorted(down)), self.run.uri),
+            connection_lost=True, possibly_down=sorted(down), **self.run.summary())
+
+
+def _words(err):
+    return err.get_error_message() or str(err) if hasattr(err, 'get_error_message') else str(err)
+
+
+def _changes(gaps):
+    names = {'streaming_mode': 'the streaming mode', 'agent_channel': 'the stream channel'}
+    seen = []
+    for gap in gaps:
+        label = names.get(gap['change'], gap['change'])
+        if label not in seen:
+            seen.append(label)
+    return ' and '.join(seen)
