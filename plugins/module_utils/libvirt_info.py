@@ -53,6 +53,10 @@ def _connection_lost(host, uri, read, total, err):
         uri=uri, domains_read=read)
 
 
+def _message(err):
+    return err.get_error_message() or str(err)
+
+
 def _alive(conn):
     try:
         return bool(conn.isAlive())
@@ -159,7 +163,7 @@ def gather(conn, uri, names, exclude):
     except libvirt.libvirtError as err:
         if _alive(conn):
             raise
-        raise _connection_lost(host, uri, 0, 0, err.get_error_message()) from err
+        raise _connection_lost(host, uri, 0, 0, _message(err)) from err
     if unknown:
         raise unknown_names_error(host, uri, unknown)
     domains = {}
@@ -177,9 +181,9 @@ def gather(conn, uri, names, exclude):
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 info['skipped'], info['reason'] = True, SKIP_VANISHED
             elif not _alive(conn):
-                raise _connection_lost(host, uri, count, len(selected), err.get_error_message()) from err
+                raise _connection_lost(host, uri, count, len(selected), _message(err)) from err
             else:
-                info['problems'] = ['could not be read: %s' % err.get_error_message()]
+                info['problems'] = ['could not be read: %s' % _message(err)]
     return {
         'hypervisor': host,
         'uri': uri,
