@@ -161,9 +161,10 @@ def gather(conn, uri, names, exclude):
         selected, unknown = select_domains(conn, names, exclude)
         paused = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PAUSED)}
     except libvirt.libvirtError as err:
-        if _alive(conn):
-            raise
-        raise _connection_lost(host, uri, 0, 0, _message(err)) from err
+        if not _alive(conn):
+            raise _connection_lost(host, uri, 0, 0, _message(err)) from err
+        raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, _message(err)),
+                             uri=uri) from err
     if unknown:
         raise unknown_names_error(host, uri, unknown)
     domains = {}
