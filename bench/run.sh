@@ -5,6 +5,7 @@
 #   bench/run.sh                       # N=1000, sample 20, best of 3
 #   bench/run.sh -n 100 --sample 5     # quick
 #   bench/run.sh --json bench/results/$(date +%F).json
+#   bench/run.sh info                  # libvirt_domain_info, N=1000 (bench_info.py)
 # See bench/README.md for what each figure means.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,4 +17,9 @@ ensure_venv
 ensure_collection_path
 # The benchmark itself and the module run under the hypervisor's Python
 # (Debian's python3-libvirt and python3-lxml); ansible-playbook comes from the venv.
+# `bench/run.sh info [-n N ...]` measures libvirt_domain_info instead (bench_info.py).
+if [ "${1:-}" = info ]; then
+  shift
+  exec /usr/bin/python3 bench/bench_info.py --uri "$LIBVIRT_URI" "$@"
+fi
 exec /usr/bin/python3 bench/bench_libvirt_domain.py --uri "$LIBVIRT_URI" "$@"

@@ -95,3 +95,11 @@ ensure_collection_path() {
   ANSIBLE_COLLECTIONS_PATH="$("$VENV/bin/python" "$REPO_ROOT/tests/support/collection_path.py")"
   export ANSIBLE_COLLECTIONS_PATH
 }
+
+# The fleet report's test opens index.html in headless Chromium (Debian packages;
+# chromium-driver for WebDriver users, not needed by --dump-dom/--screenshot).
+REPORT_PACKAGES=(chromium chromium-driver)
+
+ensure_report_tools() {
+  ensure_system_packages "${REPORT_PACKAGES[@]}"
+}

@@ -49,6 +49,7 @@ def test_every_plugin_is_documented():
     modules = {name for kind, name in PLUGINS if kind == 'module'}
     assert {'libvirt_domain', 'qemu_cmdline'} <= modules
     assert ('filter', 'qemu_args') in PLUGINS
+    assert 'libvirt_domain_info' in modules and ('filter', 'streaming_report') in PLUGINS
     assert ('role', 'host_streaming') in PLUGINS
 
 

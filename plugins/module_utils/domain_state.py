@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a domain's XML says about SPICE streaming, without changing it.
+
+Pure functions over lxml trees parsed by ``domain_xml.parse_domain``: no
+libvirt, no Ansible.  ``libvirt_info`` reports with them; the restart logic
+asks :func:`live_gaps` which running domains lack what their definition says.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    STREAM_PORT_NAME,
+    effective_streaming_mode,
+)
+
+
+def streaming_state(root):
+    """The streaming facts of one definition (inactive or live XML), as a small dict.
+
+    ``streaming_mode`` is the mode written in the first SPICE ``<graphics>``
+    (``None`` when unset or without SPICE: QEMU then runs ``off``);
+    ``channel_state`` is the ``state`` attribute libvirt puts on the stream
+    channel's target in live XML only (``connected`` while a process in the
+    guest holds the port open).
+    """
+    spice = domain_xml.spice_graphics(root)
+    channels = domain_xml.stream_channels(root)
+    target = channels[0].find('target') if channels else None
+    return {
+        'graphics': [graphics.get('type') for graphics in root.iterfind('./devices/graphics')],
+        'streaming_mode': domain_xml.streaming_mode_of(spice[0]) if spice else None,
+        'agent_channel': bool(channels),
+        'channel_count': len(channels),
+        'channel_state': None if target is None else target.get('state'),
+    }
+
+
+def _effective_modes(root):
+    return [effective_streaming_mode(domain_xml.streaming_mode_of(graphics))
+            for graphics in domain_xml.spice_graphics(root)]
+
+
+def live_gaps(inactive_root, live_root):
+    """What the running domain lacks, or still has, compared with its persistent definition.
+
+    Returns ``[{'change': 'streaming_mode' | 'agent_channel', 'reason': str}]``;
+    empty when the running domain already is what its definition says.  Modes
+    compare as QEMU runs them (absent is ``off``), so a definition that spells
+    out ``off`` is no gap on a domain that runs without the element.
+    """
+    gaps = []
+    defined, running = _effective_modes(inactive_root), _effective_modes(live_root)
+    if defined != running:
+        gaps.append({
+            'change': 'streaming_mode',
+            'reason': 'the definition says streaming mode %s, the running domain streams with %s; '
+                      'libvirt applies the mode at the next cold start (shut down, then start: a '
+                      'guest reboot is not enough)'
+                      % ('/'.join(defined) or 'none (no SPICE graphics)',
+                         '/'.join(running) or 'none (no SPICE graphics)'),
+        })
+    in_definition = bool(domain_xml.stream_channels(inactive_root))
+    in_running = bool(domain_xml.stream_channels(live_root))
+    if in_definition and not in_running:
+        gaps.append({
+            'change': 'agent_channel',
+            'reason': 'the definition has the %s channel, the running domain does not; it appears '
+                      'at the next cold start (libvirt 9.0 cannot hot-plug a spiceport channel)'
+                      % STREAM_PORT_NAME,
+        })
+    elif in_running and not in_definition:
+        gaps.append({
+            'change': 'agent_channel',
+            'reason': 'the running domain still has the %s channel its definition no longer has; '
+                      'it goes at the next cold start (or by a hot-unplug)' % STREAM_PORT_NAME,
+        })
+    return gaps
+
+
+def domain_problems(root, require_spice=True):
+    """What would stop or trouble ``libvirt_domain`` on this definition, as sentences.
+
+    Independent of any request.  ``require_spice=False`` leaves out the missing
+    SPICE graphics, for a domain selected by a pattern: ``libvirt_domain`` skips
+    such a domain instead of failing on it.
+    """
+    problems = []
+    conflicts = domain_xml.conflicting_stream_ports(root)
+    if conflicts:
+        problems.append('%s already named %s: QEMU will not start a domain with two ports of one '
+                        'name, so libvirt_domain refuses to add the stream channel; remove or '
+                        'rename it' % (' and '.join(conflicts), STREAM_PORT_NAME))
+    channels = domain_xml.stream_channels(root)
+    if len(channels) > 1:
+        problems.append('%d stream channels: QEMU refuses to start a domain with two ports named '
+                        '%s; libvirt_domain with agent_channel=present reduces them to one'
+                        % (len(channels), STREAM_PORT_NAME))
+    if channels and not domain_xml.virtio_serial_controllers(root):
+        problems.append('a stream channel but no virtio-serial controller to carry it; '
+                        'libvirt_domain with agent_channel=present adds one')
+    if require_spice and not domain_xml.spice_graphics(root):
+        problems.append('no SPICE graphics: it cannot carry a spiceport channel or a streaming '
+                        'mode; add <graphics type="spice"> or leave the domain out')
+    return problems

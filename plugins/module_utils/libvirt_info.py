@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the SPICE streaming state of many libvirt domains in one pass.
+
+One read-only connection; per domain only the XML reads (the inactive
+definition of a persistent domain, the live XML of a running one), so the
+cost is libvirt's own ``XMLDesc`` and a parse.  Each domain leaves a small
+dict behind, never its XML: memory stays flat and no secret can leak (a
+read-only connection cannot ask for secrets anyway).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming
+from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
+    domain_problems,
+    live_gaps,
+    streaming_state,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    StreamingError,
+    hypervisor_name,
+    select_domains,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    effective_streaming_mode,
+)
+
+# The same words libvirt_domain uses when it leaves a domain alone.
+SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
+                  'define it yourself first if it should be managed')
+SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
+SKIP_VANISHED = 'the domain disappeared while the task ran'
+
+
+def unknown_names_error(host, uri, unknown):
+    """The error for exact names that match no domain (the words of libvirt_domain)."""
+    return StreamingError(
+        'nothing was changed: no domain named %s on %s (%s). Check the names with '
+        "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
+        % (', '.join("'%s'" % name for name in unknown), host, uri, uri),
+        failed_domains={name: 'no such domain' for name in unknown})
+
+
+def _connection_lost(host, uri, read, total, err):
+    return StreamingError(
+        'lost the connection to libvirt at %s on %s after reading %d of %d selected domains (%s). '
+        'Nothing was changed: this module only reads. Run the task again once '
+        "'virsh -c %s version' answers." % (uri, host, read, total, err, uri),
+        uri=uri, domains_read=read)
+
+
+def _message(err):
+    return err.get_error_message() or str(err)
+
+
+def _alive(conn):
+    try:
+        return bool(conn.isAlive())
+    except libvirt_streaming.libvirt.libvirtError:
+        return False
+
+
+def _blank(selected, state):
+    return {
+        'active': selected.active,
+        'persistent': selected.persistent,
+        'state': state,
+        'graphics': [],
+        'streaming_mode': None,
+        'streaming_mode_live': None,
+        'agent_channel': False,
+        'agent_channel_live': False,
+        'agent_channel_state': None,
+        'restart_required': [],
+        'problems': [],
+        'skipped': False,
+        'reason': None,
+    }
+
+
+def describe(info, inactive_root, live_root, exact):
+    """Fill ``info`` (from :func:`_blank`) from the parsed XML; pure.
+
+    ``inactive_root`` is ``None`` for a transient domain, ``live_root`` for one
+    that is not running.  ``exact`` says the domain was named exactly: then,
+    as in libvirt_domain, missing SPICE graphics is a problem, not a skip.
+    """
+    definition = inactive_root if inactive_root is not None else live_root
+    defined = streaming_state(definition)
+    info['graphics'] = defined['graphics']
+    has_spice = 'spice' in defined['graphics']
+    if inactive_root is not None:
+        info['streaming_mode'] = defined['streaming_mode']
+        info['agent_channel'] = defined['agent_channel']
+    if live_root is not None:
+        live = defined if live_root is definition else streaming_state(live_root)
+        if 'spice' in live['graphics']:
+            info['streaming_mode_live'] = effective_streaming_mode(live['streaming_mode'])
+        info['agent_channel_live'] = live['agent_channel']
+        info['agent_channel_state'] = live['channel_state']
+        if inactive_root is not None:
+            info['restart_required'] = live_gaps(inactive_root, live_root)
+    info['problems'] = domain_problems(definition, require_spice=exact)
+    if inactive_root is None:
+        info['skipped'], info['reason'] = True, SKIP_TRANSIENT
+    elif not has_spice and not exact:
+        info['skipped'], info['reason'] = True, SKIP_NO_SPICE
+    return info
+
+
+class _Unreadable(Exception):
+    """A domain whose XML cannot be parsed: a problem of that domain, not of the run."""
+
+
+def _parse(xml_text):
+    try:
+        return domain_xml.parse_domain(xml_text)
+    except DomainXMLError as err:
+        raise _Unreadable('has a definition this module cannot read: %s' % err) from err
+
+
+def summarize(domains):
+    """Counts for one hypervisor over the per-domain dicts of :func:`gather`."""
+    summary = {
+        'domains': len(domains), 'running': 0, 'paused': 0, 'shut_off': 0, 'transient': 0,
+        'spice': 0, 'streaming_modes': {'off': 0, 'all': 0, 'filter': 0, 'unset': 0},
+        'agent_channel': 0, 'agent_connected': 0, 'agent_disconnected': 0,
+        'restart_required': 0, 'problems': 0, 'skipped': 0,
+    }
+    for info in domains.values():
+        summary[info['state'].replace(' ', '_')] += 1
+        summary['transient'] += not info['persistent']
+        if 'spice' in info['graphics']:
+            summary['spice'] += 1
+            if info['persistent']:
+                summary['streaming_modes'][info['streaming_mode'] or 'unset'] += 1
+        summary['agent_channel'] += info['agent_channel']
+        summary['agent_connected'] += info['agent_channel_state'] == 'connected'
+        summary['agent_disconnected'] += disconnected(info)
+        summary['restart_required'] += bool(info['restart_required'])
+        summary['problems'] += bool(info['problems'])
+        summary['skipped'] += info['skipped']
+    return summary
+
+
+def disconnected(info):
+    """A running domain whose stream channel no process in the guest holds open."""
+    return bool(info['active'] and info['agent_channel_live']
+                and info['agent_channel_state'] == 'disconnected')
+
+
+def gather(conn, uri, names, exclude):
+    """The streaming state of the selected domains; raises StreamingError for the whole run."""
+    libvirt = libvirt_streaming.libvirt
+    host = hypervisor_name(conn)
+    try:
+        selected, unknown = select_domains(conn, names, exclude)
+        paused = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PAUSED)}
+    except libvirt.libvirtError as err:
+        if not _alive(conn):
+            raise _connection_lost(host, uri, 0, 0, _message(err)) from err
+        raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, _message(err)),
+                             uri=uri) from err
+    if unknown:
+        raise unknown_names_error(host, uri, unknown)
+    domains = {}
+    for count, item in enumerate(selected):
+        state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
+        info = _blank(item, state)
+        domains[item.name] = info
+        try:
+            inactive = _parse(item.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
+            live = _parse(item.dom.XMLDesc(0)) if item.active else None
+            describe(info, inactive, live, item.exact)
+        except _Unreadable as err:
+            info['problems'] = [str(err)]
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                info['skipped'], info['reason'] = True, SKIP_VANISHED
+            elif not _alive(conn):
+                raise _connection_lost(host, uri, count, len(selected), _message(err)) from err
+            else:
+                info['problems'] = ['could not be read: %s' % _message(err)]
+    return {
+        'hypervisor': host,
+        'uri': uri,
+        'domains': domains,
+        'summary': summarize(domains),
+        'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),
+        'skipped_domains': {name: info['reason'] for name, info in domains.items() if info['skipped']},
+    }
+
+
+def read_host(uri, names=('*',), exclude=()):
+    """Connect read-only to ``uri``, :func:`gather`, and close; StreamingError on failure."""
+    conn = libvirt_streaming.connect(uri, read_only=True)
+    try:
+        return gather(conn, uri, list(names), list(exclude))
+    finally:
+        try:
+            conn.close()
+        except libvirt_streaming.libvirt.libvirtError:
+            pass    # a connection that was lost has nothing left to close

@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: libvirt_domain_info
+short_description: Read the SPICE video streaming state of libvirt domains
+version_added: 0.2.0
+description:
+  - Reads, in one pass over one read-only connection, what the selected libvirt domains of a
+    hypervisor say about SPICE streaming; that is the streaming mode and the
+    C(org.spice-space.stream.0) channel of the persistent definition, the same in the running
+    domain, whether a process in the guest holds that channel open, what waits for a cold start,
+    and what would stop M(spice.streaming.libvirt_domain) on the domain.
+  - Per domain it reads only the inactive XML of a persistent domain and the live XML of a running
+    one, and keeps a small summary, never the XML. Nothing is changed, and no secret is read.
+  - Selects domains with the same options and the same rules as M(spice.streaming.libvirt_domain);
+    unknown exact names fail the task. O(name) defaults to every domain.
+  - A domain that M(spice.streaming.libvirt_domain) would leave alone (transient, or without SPICE
+    graphics while selected by a pattern) is still described, with RV(domains.skipped) and the reason.
+author:
+  - spice.streaming maintainers (@spice-streaming)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - spice.streaming.streaming.libvirt
+options:
+  name:
+    description:
+      - Domains to read, by exact name or shell-style pattern (V(vdi-*), V(*)).
+      - A name without C(*), C(?) or C([) is exact and must exist, or the task fails.
+      - Defaults to every domain of the hypervisor, which is what a report wants.
+    type: list
+    elements: str
+    required: false
+    default: ['*']
+    aliases: [ domains ]
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module never changes anything; check mode runs it exactly as a real run does.
+  diff_mode:
+    support: none
+  idempotent:
+    description: When run twice in a row with the same options, the second run reports no change.
+    support: full
+    details:
+      - C(changed) is always false.
+  platform:
+    support: full
+    platforms: posix
+notes:
+  - RV(domains.agent_channel_state) is the host-side proof that C(spice-streaming-agent) runs in the
+    guest; libvirt turns it to V(connected) while a process in the guest holds the port open.
+  - If the connection to libvirt is lost during the pass, the task fails once, saying how many
+    domains were read; running it again is safe.
+seealso:
+  - module: spice.streaming.libvirt_domain
+'''
+
+EXAMPLES = r'''
+- name: Read the streaming state of every domain of the hypervisor
+  spice.streaming.libvirt_domain_info:
+  register: streaming_info
+
+- name: Running desktops whose stream channel no agent holds open
+  ansible.builtin.debug:
+    msg: >-
+      {{ streaming_info.domains | dict2items
+         | selectattr('value.agent_channel_state', 'equalto', 'disconnected')
+         | map(attribute='key') }}
+
+- name: The VDI pool of a remote hypervisor, golden images left out
+  spice.streaming.libvirt_domain_info:
+    uri: qemu+ssh://root@hv01.example.org/system
+    name: ['vdi-*']
+    exclude: ['vdi-golden-*']
+  register: vdi
+
+- name: Desktops that wait for a cold start
+  ansible.builtin.debug:
+    var: vdi.restart_required
+'''
+
+RETURN = r'''
+hypervisor:
+  description: The host name of the hypervisor, as libvirt reports it.
+  returned: always
+  type: str
+  sample: hv01.example.org
+uri:
+  description: The libvirt connection URI that was read.
+  returned: always
+  type: str
+  sample: qemu:///system
+domains:
+  description: The streaming state of each selected domain, by name.
+  returned: always
+  type: dict
+  contains:
+    active:
+      description: Whether the domain is running (or paused).
+      type: bool
+    persistent:
+      description: Whether the domain has a persistent definition (false for a transient domain).
+      type: bool
+    state:
+      description: V(running), V(paused) or V(shut off).
+      type: str
+    graphics:
+      description: The types of its graphics devices, in document order (persistent definition; live XML for a transient domain).
+      type: list
+      elements: str
+      sample: [spice]
+    streaming_mode:
+      description:
+        - The SPICE streaming mode written in the persistent definition; V(null) when unset (QEMU
+          then runs V(off)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: filter
+    streaming_mode_live:
+      description:
+        - The mode the running domain streams with (V(off) when its live XML has no mode);
+          V(null) when it is not running or has no SPICE graphics.
+      type: str
+      sample: 'off'
+    agent_channel:
+      description: Whether the persistent definition has the C(org.spice-space.stream.0) spiceport channel.
+      type: bool
+    agent_channel_live:
+      description: Whether the running domain has that channel (false when not running).
+      type: bool
+    agent_channel_state:
+      description:
+        - V(connected) while a process in the guest holds the stream port open, V(disconnected)
+          otherwise, from the live XML; V(null) when the domain is not running or has no channel.
+      type: str
+      sample: disconnected
+    restart_required:
+      description: What the running domain lacks, or still has, compared with its persistent definition; takes effect at the next cold start.
+      type: list
+      elements: dict
+      contains:
+        change:
+          description: V(streaming_mode) or V(agent_channel).
+          type: str
+        reason:
+          description: What differs and when it takes effect.
+          type: str
+    problems:
+      description:
+        - What would stop or trouble M(spice.streaming.libvirt_domain) on this domain, as sentences
+          (a non-spiceport port named C(org.spice-space.stream.0), duplicated stream channels, a
+          stream channel without a virtio-serial controller, no SPICE graphics when named exactly,
+          a definition that cannot be read).
+      type: list
+      elements: str
+    skipped:
+      description: Whether M(spice.streaming.libvirt_domain) would leave the domain alone.
+      type: bool
+    reason:
+      description: Why it would be left alone (transient, no SPICE graphics, disappeared while read); V(null) otherwise.
+      type: str
+  sample:
+    vdi-001:
+      active: true
+      persistent: true
+      state: running
+      graphics: [spice]
+      streaming_mode: filter
+      streaming_mode_live: 'off'
+      agent_channel: true
+      agent_channel_live: true
+      agent_channel_state: disconnected
+      restart_required:
+        - change: streaming_mode
+          reason: "the definition says streaming mode filter, the running domain streams with off; ..."
+      problems: []
+      skipped: false
+      reason: null
+summary:
+  description: Counts over the selected domains of this hypervisor.
+  returned: always
+  type: dict
+  contains:
+    domains:
+      description: Selected domains.
+      type: int
+    running:
+      description: Running (not paused) domains.
+      type: int
+    paused:
+      description: Paused domains.
+      type: int
+    shut_off:
+      description: Domains that are not running.
+      type: int
+    transient:
+      description: Transient domains.
+      type: int
+    spice:
+      description: Domains with SPICE graphics.
+      type: int
+    streaming_modes:
+      description: Persistent SPICE definitions by streaming mode (V(unset) when the definition has none).
+      type: dict
+      sample: {'off': 0, all: 1, filter: 40, unset: 2}
+    agent_channel:
+      description: Persistent definitions with the stream channel.
+      type: int
+    agent_connected:
+      description: Running domains whose stream channel a process in the guest holds open.
+      type: int
+    agent_disconnected:
+      description: Running domains with the stream channel that nothing in the guest holds open.
+      type: int
+    restart_required:
+      description: Running domains that wait for a cold start.
+      type: int
+    problems:
+      description: Domains with at least one problem.
+      type: int
+    skipped:
+      description: Domains M(spice.streaming.libvirt_domain) would leave alone.
+      type: int
+restart_required:
+  description: Names of the running domains that wait for a cold start.
+  returned: always
+  type: list
+  elements: str
+  sample: [vdi-001]
+skipped_domains:
+  description: Domains M(spice.streaming.libvirt_domain) would leave alone, with the reason.
+  returned: always
+  type: dict
+  sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}
+failed_domains:
+  description: Exact names that match no domain.
+  returned: failure
+  type: dict
+  sample: {desk-404: no such domain}
+domains_read:
+  description: How many domains were read before the connection to libvirt was lost.
+  returned: failure
+  type: int
+  sample: 412
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import read_host
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    StreamingError,
+    ensure_bindings,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            uri=dict(type='str', default='qemu:///system'),
+            name=dict(type='list', elements='str', default=['*'], aliases=['domains']),
+            exclude=dict(type='list', elements='str', default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    ensure_bindings(module)
+    params = module.params
+    try:
+        result = read_host(params['uri'], params['name'], params['exclude'])
+    except StreamingError as err:
+        module.fail_json(msg=err.msg, changed=False, **err.details)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()

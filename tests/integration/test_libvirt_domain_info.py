@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""spice.streaming.libvirt_domain_info against the real libvirtd and real QEMU.
+
+Running domains are started paused: QEMU is up, its live XML is real (the stream
+channel shows ``state='disconnected'`` since no guest holds it), yet it burns no CPU.
+"""
+
+from __future__ import annotations
+
+import libvirt
+from lxml import etree
+
+from tests.support.libvirt_env import (
+    SPICE_GRAPHICS,
+    STREAM,
+    STREAM_CHANNEL,
+    URI,
+    VIRTIO_SERIAL,
+    VNC_GRAPHICS,
+    domain_xml,
+    run_module,
+)
+
+MODULE = 'spice.streaming.libvirt_domain_info'
+PASSWORD = 's3cret-info-pw'
+SPICE_FILTER = SPICE_GRAPHICS.replace("<listen type='none'/>",
+                                      "<listen type='none'/>\n      <streaming mode='filter'/>")
+SPICE_PASSWORD = SPICE_GRAPHICS.replace("autoport='no'", "autoport='no' passwd='%s'" % PASSWORD)
+UNIX_STREAM_PORT = """<channel type='unix'>
+      <source mode='bind'/>
+      <target type='virtio' name='org.spice-space.stream.0'/>
+    </channel>"""
+STREAMING = (VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)
+
+
+def change_definition(conn, name, streaming_mode, add_channel):
+    """Edit a running domain's persistent definition, as an administrator (or libvirt_domain) would."""
+    dom = conn.lookupByName(name)
+    root = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE).encode())
+    devices = root.find('devices')
+    if add_channel:
+        devices.append(etree.fromstring(STREAM_CHANNEL))
+    graphics = devices.find("graphics[@type='spice']")
+    etree.SubElement(graphics, 'streaming', mode=streaming_mode)
+    conn.defineXML(etree.tostring(root, encoding='unicode'))
+
+
+def test_reads_every_kind_of_domain_and_changes_nothing(domains):
+    conn = domains.conn
+    domains.define('off', domain_xml)
+    domains.define('run', lambda n: domain_xml(n, devices=STREAMING), start=True)
+    domains.define('pend', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS)), start=True)
+    change_definition(conn, domains.name('pend'), 'all', add_channel=True)
+    domains.define('trans', lambda n: domain_xml(n, devices=STREAMING), transient=True)
+    domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
+    domains.define('conf', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, UNIX_STREAM_PORT, SPICE_GRAPHICS)))
+    domains.define('dup', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, STREAM_CHANNEL,
+                                                           SPICE_GRAPHICS)))
+    domains.define('pw', lambda n: domain_xml(n, devices=(SPICE_PASSWORD,)), start=True)
+    before = domains.snapshot()
+
+    check = run_module(MODULE, {'uri': URI, 'name': [domains.prefix + '-*']}, check=True)
+    real = run_module(MODULE, {'uri': URI, 'name': [domains.prefix + '-*']})
+    for run in (check, real):
+        assert not run.failed and not run.changed, run
+    assert domains.snapshot() == before
+    result = real.result
+    # Check mode is the same read.
+    assert check.result['domains'] == result['domains'] and check.result['summary'] == result['summary']
+    assert PASSWORD not in repr(result) and 'passwd' not in repr(result)
+    assert set(result['domains']) == set(domains.names)
+    info = {name[len(domains.prefix) + 1:]: value for name, value in result['domains'].items()}
+
+    assert info['off'] == {
+        'active': False, 'persistent': True, 'state': 'shut off', 'graphics': ['spice'],
+        'streaming_mode': None, 'streaming_mode_live': None, 'agent_channel': False,
+        'agent_channel_live': False, 'agent_channel_state': None, 'restart_required': [],
+        'problems': [], 'skipped': False, 'reason': None}
+
+    # Running with the channel and nothing in the guest: the case a report lists first.
+    run = info['run']
+    assert (run['state'], run['streaming_mode'], run['streaming_mode_live']) == ('paused', 'filter', 'filter')
+    assert run['agent_channel'] and run['agent_channel_live']
+    assert run['agent_channel_state'] == 'disconnected'
+    assert run['restart_required'] == [] and run['problems'] == []
+
+    # The definition changed after the start: both parts wait for a cold start.
+    pend = info['pend']
+    assert (pend['streaming_mode'], pend['streaming_mode_live']) == ('all', 'off')
+    assert pend['agent_channel'] and not pend['agent_channel_live'] and pend['agent_channel_state'] is None
+    assert [gap['change'] for gap in pend['restart_required']] == ['streaming_mode', 'agent_channel']
+    assert all('cold start' in gap['reason'] for gap in pend['restart_required'])
+    assert result['restart_required'] == [domains.name('pend')]
+
+    trans = info['trans']
+    assert not trans['persistent'] and trans['skipped'] and 'transient' in trans['reason']
+    assert trans['streaming_mode'] is None and not trans['agent_channel']
+    assert trans['streaming_mode_live'] == 'filter' and trans['agent_channel_state'] == 'disconnected'
+    assert trans['restart_required'] == []
+
+    vnc = info['vnc']
+    assert vnc['graphics'] == ['vnc'] and vnc['skipped'] and 'no SPICE graphics' in vnc['reason']
+    assert vnc['problems'] == []    # selected by a pattern: libvirt_domain skips it, no failure
+
+    assert len(info['conf']['problems']) == 1
+    assert "'unix'" in info['conf']['problems'][0] and STREAM in info['conf']['problems'][0]
+    assert info['conf']['agent_channel'] is False
+    assert info['dup']['problems'][0].startswith('2 stream channels') and info['dup']['agent_channel']
+
+    assert info['pw']['state'] == 'paused' and info['pw']['agent_channel_state'] is None
+
+    assert result['skipped_domains'] == {domains.name('trans'): trans['reason'],
+                                         domains.name('vnc'): vnc['reason']}
+    assert result['summary'] == {
+        'domains': 8, 'running': 0, 'paused': 4, 'shut_off': 4, 'transient': 1, 'spice': 7,
+        'streaming_modes': {'off': 0, 'all': 1, 'filter': 1, 'unset': 4},
+        'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 2,
+        'restart_required': 1, 'problems': 2, 'skipped': 2}
+    assert result['uri'] == URI and result['hypervisor']
+
+
+def test_exact_names_unknown_fail_and_no_spice_is_a_problem(domains):
+    domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
+    vnc = domains.name('vnc')
+    missing = domains.name('missing')
+
+    failed = run_module(MODULE, {'uri': URI, 'name': [vnc, missing]})
+    assert failed.failed and not failed.changed, failed
+    message = failed.result['msg']
+    assert "no domain named '%s'" % missing in message and URI in message and 'virsh' in message
+    assert failed.result['failed_domains'] == {missing: 'no such domain'}
+
+    # Named exactly, a domain without SPICE is what libvirt_domain fails on: a problem, not a skip.
+    named = run_module(MODULE, {'uri': URI, 'name': [vnc]})
+    assert not named.failed, named
+    assert not named.domain(vnc)['skipped']
+    assert 'no SPICE graphics' in named.domain(vnc)['problems'][0]
+
+
+def test_name_defaults_to_every_domain(domains):
+    domains.define('one', domain_xml)
+    run = run_module(MODULE, {'uri': URI, 'exclude': ['sst-bench*']})
+    assert not run.failed and not run.changed, run
+    assert domains.name('one') in run.result['domains']
+    assert run.result['summary']['domains'] == len(run.result['domains'])

@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""libvirt_info on libvirt's in-process test:///default driver (no daemon), with real fixtures.
+
+The real daemon is exercised by tests/integration/test_libvirt_domain_info.py; here the
+connection that drops in the middle of a pass is set up exactly, by a stand-in whose reads
+fail the way libvirt's do once the daemon is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import libvirt
+import pytest
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+
+URI = 'test:///default'
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'domains')
+PREFIX = 'sst-unit-info-%d-' % os.getpid()
+
+
+def fixture_xml(fixture, name):
+    with open(os.path.join(FIXTURES, fixture), encoding='utf-8') as handle:
+        text = handle.read()
+    text = re.sub(r'<name>[^<]*</name>', '<name>%s</name>' % name, text, count=1)
+    return re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % uuid.uuid4(), text, count=1)
+
+
+def load(fixture):
+    with open(os.path.join(FIXTURES, fixture), encoding='utf-8') as handle:
+        return dx.parse_domain(handle.read())
+
+
+@pytest.fixture
+def conn():
+    connection = ls.connect(URI)
+    yield connection
+    for dom in connection.listAllDomains(0):
+        if dom.name().startswith(PREFIX):
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefine()
+    connection.close()
+
+
+def blank(active=False, persistent=True):
+    selected = ls.SelectedDomain('x', None, False, active, persistent)
+    return libvirt_info._blank(selected, 'running' if active else 'shut off')
+
+
+# ------------------------------------------------------------------ describe (pure)
+
+
+def test_describe_a_shut_off_definition():
+    info = libvirt_info.describe(blank(), load('q35-spice-streaming-filter.xml'), None, exact=False)
+    assert (info['streaming_mode'], info['agent_channel']) == ('filter', True)
+    assert (info['streaming_mode_live'], info['agent_channel_live'], info['agent_channel_state']) == (None, False, None)
+    assert info['restart_required'] == [] and info['problems'] == [] and not info['skipped']
+
+
+def test_describe_running_with_a_definition_changed_since_start():
+    live = load('q35-stream-channel-no-mode.xml')
+    dx.stream_channels(live)[0].find('target').set('state', 'disconnected')
+    info = libvirt_info.describe(blank(active=True), load('q35-spice-streaming-filter.xml'), live, exact=False)
+    assert (info['streaming_mode'], info['streaming_mode_live']) == ('filter', 'off')
+    assert info['agent_channel_state'] == 'disconnected' and libvirt_info.disconnected(info)
+    assert [gap['change'] for gap in info['restart_required']] == ['streaming_mode']
+
+
+def test_describe_skips_like_libvirt_domain():
+    vnc = load('q35-vnc-only.xml')
+    by_pattern = libvirt_info.describe(blank(), vnc, None, exact=False)
+    assert by_pattern['skipped'] and by_pattern['reason'] == libvirt_info.SKIP_NO_SPICE
+    assert by_pattern['problems'] == []
+    named = libvirt_info.describe(blank(), vnc, None, exact=True)
+    assert not named['skipped'] and 'no SPICE graphics' in named['problems'][0]
+    transient = libvirt_info.describe(blank(active=True, persistent=False), None,
+                                      load('q35-spice-streaming-filter.xml'), exact=False)
+    assert transient['skipped'] and transient['reason'] == libvirt_info.SKIP_TRANSIENT
+    assert transient['streaming_mode'] is None and transient['streaming_mode_live'] == 'filter'
+    assert transient['agent_channel'] is False and transient['agent_channel_live'] is True
+
+
+# ------------------------------------------------------------------ gather on test:///
+
+
+def test_gather_on_the_test_driver(conn):
+    conn.defineXML(fixture_xml('q35-spice-streaming-filter.xml', PREFIX + 'filter'))
+    conn.defineXML(fixture_xml('q35-vnc-only.xml', PREFIX + 'vnc'))
+    conn.defineXML(fixture_xml('q35-duplicate-stream-channel.xml', PREFIX + 'dup'))
+    conn.defineXML(fixture_xml('q35-spice-virtmanager.xml', PREFIX + 'run')).create()
+    result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [])
+    assert sorted(result['domains']) == sorted(PREFIX + n for n in ('filter', 'vnc', 'dup', 'run'))
+    assert result['domains'][PREFIX + 'run']['state'] == 'running'
+    assert result['skipped_domains'] == {PREFIX + 'vnc': libvirt_info.SKIP_NO_SPICE}
+    summary = result['summary']
+    assert (summary['domains'], summary['running'], summary['shut_off'], summary['spice']) == (4, 1, 3, 3)
+    assert (summary['agent_channel'], summary['problems'], summary['skipped']) == (2, 1, 1)
+    assert summary['streaming_modes'] == {'off': 0, 'all': 0, 'filter': 1, 'unset': 2}
+
+
+def test_unknown_exact_name_fails_with_libvirt_domains_words(conn):
+    with pytest.raises(StreamingError) as caught:
+        libvirt_info.gather(conn, URI, [PREFIX + 'nope'], [])
+    assert "no domain named '%snope'" % PREFIX in caught.value.msg
+    assert "virsh -c %s list --all" % URI in caught.value.msg
+    assert caught.value.details == {'failed_domains': {PREFIX + 'nope': 'no such domain'}}
+
+
+class _DroppingConnection:
+    """Stands in for a connection whose daemon dies after ``reads`` XML reads.
+
+    Listing goes to the real test:/// connection; every read after the limit fails
+    with the error libvirt-python raises once the socket is gone, and the
+    connection then reports itself dead, as a real one does.
+    """
+
+    def __init__(self, real, reads):
+        self.real = real
+        self.reads_left = reads
+        self.alive = True
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def isAlive(self):  # noqa: N802 (libvirt's name)
+        return self.alive
+
+    def listAllDomains(self, flags=0):  # noqa: N802
+        return [_DroppingDomain(dom, self) for dom in self.real.listAllDomains(flags)]
+
+
+class _DroppingDomain:
+    def __init__(self, dom, owner):
+        self.dom = dom
+        self.owner = owner
+
+    def name(self):
+        return self.dom.name()
+
+    def XMLDesc(self, flags=0):  # noqa: N802
+        if self.owner.reads_left <= 0:
+            self.owner.alive = False
+            raise libvirt.libvirtError('internal error: client socket is closed')
+        self.owner.reads_left -= 1
+        return self.dom.XMLDesc(flags)
+
+
+def test_connection_lost_mid_pass_says_it_once(conn):
+    for index in range(5):
+        conn.defineXML(fixture_xml('pc-spice.xml', '%s%02d' % (PREFIX, index)))
+    with pytest.raises(StreamingError) as caught:
+        libvirt_info.gather(_DroppingConnection(conn, reads=3), URI, [PREFIX + '*'], [])
+    message = caught.value.msg
+    assert message.startswith('lost the connection to libvirt at %s on ' % URI)
+    assert 'after reading 3 of 5 selected domains' in message and 'client socket is closed' in message
+    assert 'Run the task again' in message and message.count('client socket is closed') == 1
+    assert caught.value.details['domains_read'] == 3
+
+
+def test_a_domain_that_vanishes_is_skipped_not_fatal(conn):
+    conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'stay'))
+    gone = conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'gone'))
+    selected, _unknown = ls.select_domains(conn, [PREFIX + '*'], [])
+    gone.undefine()
+
+    class Listed:
+        """The listing taken before the domain was undefined."""
+
+        def __getattr__(self, name):
+            return getattr(conn, name)
+
+        @staticmethod
+        def listAllDomains(flags=0):  # noqa: N802
+            names = {item.name for item in selected}
+            return [item.dom for item in selected] if flags == 0 else \
+                [dom for dom in conn.listAllDomains(flags) if dom.name() in names]
+
+    result = libvirt_info.gather(Listed(), URI, [PREFIX + '*'], [])
+    assert result['domains'][PREFIX + 'gone']['reason'] == libvirt_info.SKIP_VANISHED
+    assert not result['domains'][PREFIX + 'stay']['skipped']
