@@ -21,29 +21,17 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_state impor
 )
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    SKIP_NO_SPICE,
+    SKIP_TRANSIENT,
+    SKIP_VANISHED,
     StreamingError,
     hypervisor_name,
     select_domains,
+    unknown_names_error,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
 )
-
-# The same words libvirt_domain uses when it leaves a domain alone.
-SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
-                  'define it yourself first if it should be managed')
-SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
-SKIP_VANISHED = 'the domain disappeared while the task ran'
-
-
-def unknown_names_error(host, uri, unknown):
-    """The error for exact names that match no domain (the words of libvirt_domain)."""
-    return StreamingError(
-        'nothing was changed: no domain named %s on %s (%s). Check the names with '
-        "'virsh -c %s list --all', or select with a pattern such as 'vdi-*'."
-        % (', '.join("'%s'" % name for name in unknown), host, uri, uri),
-        failed_domains={name: 'no such domain' for name in unknown})
-
 
 def _connection_lost(host, uri, read, total, err):
     return StreamingError(

@@ -174,6 +174,16 @@ class Restarts:
             return
         candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
         candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
+        if candidate.paused:
+            # A paused guest cannot act on the power button: waiting would only burn the timeout.
+            if not self.policy.force_off:
+                self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
+                                              'force_off to power it off and start it again paused')
+                return
+            dom.destroy()
+            candidate.stopped = candidate.forced = True
+            self._in_flight.append(candidate)
+            return
         try:
             dom.shutdown()
         except libvirt.libvirtError as err:
@@ -218,8 +228,8 @@ class Restarts:
 
     def _left_running(self, candidate, why):
         result = self.run.results[candidate.name]
-        result['restart'] = {'state': 'left_running', 'reason': why + '; it still runs with its old '
-                                                                      'configuration'}
+        result['restart'] = {'state': 'left_running',
+                             'reason': why + '; it still runs with its old configuration'}
         self.run.warnings.append('%s was not restarted: %s' % (self.run.where(candidate.name), why))
 
     def _start_flags(self, candidate):
@@ -228,8 +238,12 @@ class Restarts:
     def _start_again(self, candidate):
         result = self.run.results[candidate.name]
         dom = candidate.dom
-        how = 'forced off after %d s, then started' % self.policy.shutdown_timeout if candidate.forced \
-            else 'shut down (ACPI) and started'
+        if candidate.forced and candidate.paused:
+            how = 'forced off (it was paused), then started'
+        elif candidate.forced:
+            how = 'forced off after %d s, then started' % self.policy.shutdown_timeout
+        else:
+            how = 'shut down (ACPI) and started'
         try:
             dom.createWithFlags(self._start_flags(candidate))
         except libvirt.libvirtError as err:

@@ -225,11 +225,29 @@ def _new_result(selected, name=None):
         'skipped': False,
         'reason': None,
         'backup_file': None,
+        'restart': None,
         'notes': [],
     }
 
 
 NO_SUCH_DOMAIN = 'no such domain'
+# Why a selected domain is left alone; libvirt_info reports them with the same words.
+SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
+                  'define it yourself first if it should be managed')
+SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
+SKIP_VANISHED = 'the domain disappeared while the task ran'
+
+
+def unknown_name_sentence(name, host, uri):
+    return ("no domain named '%s' on %s (%s); check the names with 'virsh -c %s list --all', "
+            "or select with a pattern such as 'vdi-*'" % (name, host, uri, uri))
+
+
+def unknown_names_error(host, uri, names):
+    """The error for exact names that match no domain, when nothing else is wrong."""
+    return StreamingError('nothing was changed: %s.' % '; '.join(
+        unknown_name_sentence(name, host, uri) for name in names),
+        failed_domains={name: NO_SUCH_DOMAIN for name in names})
 
 
 def _skip(result, reason):
@@ -313,14 +331,13 @@ class StreamingRun:
             result = _new_result(selected)
             self.results[selected.name] = result
             if not selected.persistent:
-                _skip(result, 'transient domain: defining it would make it persistent; '
-                              'define it yourself first if it should be managed')
+                _skip(result, SKIP_TRANSIENT)
                 continue
             try:
                 problem = self._plan_domain(selected, result)
             except libvirt.libvirtError as err:
                 if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    _skip(result, 'the domain disappeared while the task ran')
+                    _skip(result, SKIP_VANISHED)
                     continue
                 self._stop_if_connection_lost(err, untouched=[dom.name for dom in selected_domains])
                 problem = 'could not be read: %s' % err.get_error_message()
@@ -345,8 +362,7 @@ class StreamingRun:
 
     def _problem_line(self, name, text):
         if text == NO_SUCH_DOMAIN:
-            return ("no domain named '%s' on %s (%s); check the names with 'virsh -c %s list --all', "
-                    "or select with a pattern such as 'vdi-*'" % (name, self.host, self.uri, self.uri))
+            return unknown_name_sentence(name, self.host, self.uri)
         return '%s %s' % (self.where(name), text)
 
     def _skip_unfit(self, problems):
@@ -397,7 +413,7 @@ class StreamingRun:
         if problems:
             if not selected.exact and not domain_xml.spice_graphics(root):
                 # Selected by a pattern: a desktop without SPICE is simply not ours to manage.
-                _skip(result, 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode')
+                _skip(result, SKIP_NO_SPICE)
                 return None
             return '; '.join(problems)
         actions = domain_xml.apply_request(root, request, checked=True)
@@ -594,13 +610,45 @@ class StreamingRun:
 
     def summary(self):
         results = self.results
+        restarts = {name: result['restart'] for name, result in results.items() if result['restart']}
         return {
             'changed': any(result['changed'] for result in results.values()),
             'domains': results,
             'changed_domains': sorted(name for name, result in results.items() if result['changed']),
             'restart_required': sorted(name for name, result in results.items()
                                        if result['restart_required']),
+            'restarted_domains': sorted(name for name, restart in restarts.items()
+                                        if restart['state'] == 'restarted'),
             'skipped_domains': {name: result['reason'] for name, result in results.items() if result['skipped']},
             'backup_files': {name: result['backup_file'] for name, result in results.items()
                              if result['backup_file']},
+            'report': self.report(),
         }
+
+    def report(self):
+        """What a person reads after the run: per domain, in sentences, only what happened.
+
+        Keys with nothing to say are left out, so an idle run reports ``{}``.
+        """
+        sections = {
+            'changed': {}, 'waiting_for_cold_start': {}, 'restarted': {}, 'would_restart': {},
+            'not_restarted': {}, 'failed': {}, 'skipped': {}, 'backups': {},
+        }
+        for name, result in sorted(self.results.items()):
+            if result['changed'] and (result['actions'] or result['live_actions']):
+                sections['changed'][name] = result['actions'] + result['live_actions']
+            if result['restart_required']:
+                sections['waiting_for_cold_start'][name] = [
+                    '%s: %s' % (entry['change'], entry['reason']) for entry in result['restart_required']]
+            restart = result['restart']
+            if restart:
+                key = {'restarted': 'restarted', 'would_restart': 'would_restart'}.get(
+                    restart['state'], 'not_restarted')
+                sections[key][name] = restart['reason']
+            if name in self.failures and name not in sections['not_restarted']:
+                sections['failed'][name] = self.failures[name]
+            if result['skipped']:
+                sections['skipped'][name] = result['reason']
+            if result['backup_file']:
+                sections['backups'][name] = result['backup_file']
+        return {key: value for key, value in sections.items() if value}

@@ -34,7 +34,7 @@ description:
     hot-plugged or unplugged where libvirt accepts it; what libvirt cannot apply live (any
     streaming mode change, a channel where libvirt refuses the hot-plug or the domain has no
     virtio-serial controller) is returned per domain with the reason, and in RV(restart_required).
-    No running domain is ever stopped or restarted.
+    No running domain is stopped or restarted unless O(restart=when_needed) asks for it.
   - Transient domains are left alone (defining one would make it persistent). Domains without
     SPICE graphics selected by a pattern are skipped with a reason.
 author:
@@ -58,6 +58,70 @@ options:
     choices: [fail, skip]
     default: fail
     version_added: 0.1.0
+  overrides:
+    description:
+      - Per-domain exceptions applied in the same pass, for example a kiosk that must not
+        stream. The first override whose O(overrides[].name) matches a domain gives that domain
+        its O(overrides[].streaming_mode) and O(overrides[].agent_channel); what an override
+        leaves out (or sets to V(null)) comes from the task's own O(streaming_mode) and
+        O(agent_channel).
+      - An override only changes the request for domains that O(name) and O(exclude) select.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+    suboptions:
+      name:
+        description:
+          - Names or shell-style patterns, matched as in O(name).
+        type: list
+        elements: str
+        required: true
+      streaming_mode:
+        description: The streaming mode for these domains.
+        type: str
+        choices: ['off', all, filter]
+      agent_channel:
+        description: Whether these domains carry the stream channel.
+        type: str
+        choices: [present, absent]
+  restart:
+    description:
+      - Whether to cold-restart running domains so that their definition takes effect.
+      - V(never) restarts nothing; running domains report in RV(restart_required) what waits for
+        their next cold start.
+      - V(when_needed) restarts exactly the running domains whose running state lacks what their
+        persistent definition says (the streaming mode, the stream channel), whether this task or
+        an earlier one changed the definition. Each is shut down gracefully (ACPI), waited for up
+        to O(shutdown_timeout) seconds, started again (paused again if it was paused), and the
+        live XML is read to confirm the change is in effect. O(restart_batch) domains are
+        restarted at a time.
+      - A domain that does not stop in time is left running and reported (see O(force_off)). A
+        domain that fails to start with its new definition gets its previous definition back
+        (the backup this task wrote, or else its definition with the streaming parts it ran
+        with) and is started with it; the task then fails for that domain with libvirt's words.
+        Domains that were shut off are never started.
+    type: str
+    choices: [never, when_needed]
+    default: never
+    version_added: 0.2.0
+  restart_batch:
+    description: How many domains of this hypervisor are restarted at once with O(restart=when_needed).
+    type: int
+    default: 5
+    version_added: 0.2.0
+  shutdown_timeout:
+    description: Seconds to wait for a domain to shut down after the ACPI request.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  force_off:
+    description:
+      - Power off (C(virsh destroy)) a domain that did not shut down within O(shutdown_timeout),
+        then start it. Unsaved work in the guest is lost; off by default.
+    type: bool
+    default: false
+    version_added: 0.2.0
   live:
     description:
       - Also apply to running domains what libvirt can apply live (hot-plug or hot-unplug of
@@ -142,6 +206,19 @@ EXAMPLES = r'''
     exclude: ['vdi-golden-*']
     streaming_mode: all
 
+- name: Stream the pool, keep the kiosks off, and restart what needs it, five at a time
+  spice.streaming.libvirt_domain:
+    name: ['vdi-*', 'kiosk-*']
+    streaming_mode: filter
+    agent_channel: present
+    overrides:
+      - name: ['kiosk-*']
+        streaming_mode: 'off'
+    restart: when_needed
+    restart_batch: 5
+    shutdown_timeout: 300
+    backup: true
+
 - name: Take the stream channel out of one desktop, persistent definition only
   spice.streaming.libvirt_domain:
     name: [desk-042]
@@ -204,6 +281,23 @@ domains:
     backup_file:
       description: Where its original definition was saved, when O(backup) was set and it changed.
       type: str
+    restart:
+      description:
+        - What O(restart=when_needed) did to the running domain; V(null) when it was not restarted.
+      type: dict
+      version_added: 0.2.0
+      contains:
+        state:
+          description:
+            - V(restarted), V(would_restart) (check mode), V(left_running) (it did not stop in time),
+              V(rolled_back) (it did not start with its new definition and runs its previous one),
+              V(down) (it started with neither and is shut off), V(not_running) (it was shut off
+              meanwhile, so it was not started), V(unknown) (the connection was lost during its
+              restart).
+          type: str
+        reason:
+          description: What happened, in words, with libvirt's own where it refused something.
+          type: str
     notes:
       description: Things worth knowing, for example that someone else changed the definition meanwhile.
       type: list
@@ -234,6 +328,24 @@ restart_required:
   type: list
   elements: str
   sample: [vdi-001]
+restarted_domains:
+  description: Names of the running domains that O(restart=when_needed) restarted.
+  returned: always
+  type: list
+  elements: str
+  sample: [vdi-001]
+  version_added: 0.2.0
+report:
+  description:
+    - What happened, per domain, for a person to read; a section with nothing to say is left out.
+    - C(changed) (the actions), C(waiting_for_cold_start), C(restarted), C(would_restart),
+      C(not_restarted), C(failed), C(skipped) (with the reasons) and C(backups).
+  returned: always
+  type: dict
+  sample:
+    changed: {vdi-001: ["added <channel type='spiceport'> org.spice-space.stream.0"]}
+    restarted: {vdi-001: "shut down (ACPI) and started; the stream channel now in effect"}
+  version_added: 0.2.0
 skipped_domains:
   description:
     - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
@@ -251,6 +363,13 @@ failed_domains:
   returned: failure
   type: dict
   sample: {kiosk-vnc: "has no SPICE graphics, so it cannot carry a spiceport channel or a streaming mode"}
+possibly_down:
+  description:
+    - Domains that were being restarted when the connection to libvirt was lost, and may be shut off.
+  returned: failure
+  type: list
+  elements: str
+  version_added: 0.2.0
 connection_lost:
   description:
     - Present and true when the connection to libvirt was lost during the run. Every domain is then
@@ -263,6 +382,11 @@ connection_lost:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import (
+    RESTART_CHOICES,
+    RestartPolicy,
+    Restarts,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     StreamingRun,
@@ -283,7 +407,14 @@ def argument_spec():
         exclude=dict(type='list', elements='str', default=[]),
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
+        overrides=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='list', elements='str', required=True),
+            **streaming_argument_spec())),
         live=dict(type='bool', default=True),
+        restart=dict(type='str', default='never', choices=list(RESTART_CHOICES)),
+        restart_batch=dict(type='int', default=5),
+        shutdown_timeout=dict(type='int', default=300),
+        force_off=dict(type='bool', default=False),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
     )
@@ -291,16 +422,30 @@ def argument_spec():
     return spec
 
 
+def _overrides(params, default):
+    """Each override's request: what it sets, the task's value for what it leaves out."""
+    return [(override['name'], StreamingRequest(
+        override['streaming_mode'] if override['streaming_mode'] is not None else default.streaming_mode,
+        override['agent_channel'] if override['agent_channel'] is not None else default.agent_channel))
+        for override in params['overrides']]
+
+
 def run_module(module):
     params = module.params
+    try:
+        policy = RestartPolicy(params['restart'], params['restart_batch'], params['shutdown_timeout'],
+                               params['force_off'])
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+    request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
     conn = connect(params['uri'], read_only=module.check_mode)
     try:
         run = StreamingRun(
-            conn, params['uri'],
-            StreamingRequest(params['streaming_mode'], params['agent_channel']),
+            conn, params['uri'], request,
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
-            diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip')
+            diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
+            overrides=_overrides(params, request))
         selection = select(conn, params['name'], params['exclude'])
         warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
         if warning and params['require_match'] and not selection.domains:
@@ -310,6 +455,8 @@ def run_module(module):
             module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
         run.plan(selection.domains, selection.unknown)
         run.apply()
+        if policy.enabled:
+            Restarts(run, policy).restart(selection.domains)
     finally:
         conn.close()
     for text in run.warnings:
@@ -320,7 +467,7 @@ def run_module(module):
     if run.failures:
         result['failed_domains'] = run.failures
         module.fail_json(
-            msg='%d of the selected domains could not be changed: %s' % (
+            msg='%d of the selected domains could not be brought to the asked state: %s' % (
                 len(run.failures), '; '.join('%s: %s' % (run.where(name), reason)
                                              for name, reason in sorted(run.failures.items()))),
             **result)
@@ -333,7 +480,9 @@ def main():
     try:
         run_module(module)
     except StreamingError as err:
-        module.fail_json(msg=err.msg, changed=False, **err.details)
+        details = {'changed': False}
+        details.update(err.details)
+        module.fail_json(msg=err.msg, **details)
 
 
 if __name__ == '__main__':

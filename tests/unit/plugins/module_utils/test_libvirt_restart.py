@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The restart layer on libvirt's in-process test:///default driver.
+
+Real restarts (ACPI, timeouts, forced off, rollbacks) run on the real libvirtd in
+tests/integration/test_restart.py; here the interleavings that a real daemon
+cannot be made to produce on cue: the connection dying in the middle of a batch.
+"""
+
+from __future__ import annotations
+
+import libvirt
+import pytest
+
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_restart as lr
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+
+from .test_libvirt_streaming import URI, conn, fixture_xml  # noqa: F401  (conn is a fixture)
+
+ENABLE = StreamingRequest('filter', 'present')
+
+
+def running_domains(conn, names):  # noqa: F811
+    for name in names:
+        conn.define('q35-spice-virtmanager.xml', name).create()
+
+
+def plan_and_apply(conn, pattern, **options):  # noqa: F811
+    selection = ls.select(conn, [pattern], [])
+    run = ls.StreamingRun(conn, URI, ENABLE, **options)
+    run.plan(selection.domains)
+    run.apply()
+    return run, selection
+
+
+def test_policy_refuses_nonsense():
+    with pytest.raises(ValueError, match='restart_batch'):
+        lr.RestartPolicy('when_needed', batch=0)
+    with pytest.raises(ValueError, match='shutdown_timeout'):
+        lr.RestartPolicy('when_needed', shutdown_timeout=-1)
+    assert not lr.RestartPolicy().enabled
+
+
+def test_check_mode_says_which_would_restart(conn):  # noqa: F811
+    running_domains(conn, ['u-rs-a', 'u-rs-b'])
+    conn.define('q35-spice-virtmanager.xml', 'u-rs-off')
+    run, selection = plan_and_apply(conn, 'u-rs-*', check_mode=True)
+    lr.Restarts(run, lr.RestartPolicy('when_needed')).restart(selection.domains)
+    report = run.summary()['report']
+    assert sorted(report['would_restart']) == ['u-rs-a', 'u-rs-b']
+    assert all(conn.lookupByName(n).isActive() for n in ('u-rs-a', 'u-rs-b'))
+
+
+def test_a_batch_cut_by_a_lost_connection_names_the_domains_that_may_be_down(conn):  # noqa: F811
+    running_domains(conn, ['u-cut-%d' % index for index in range(4)])
+    run, selection = plan_and_apply(conn, 'u-cut-*')
+    lost = {'now': False}
+    real_create = libvirt.virDomain.createWithFlags
+
+    def create_then_lose(dom, flags=0):
+        if dom.name() == 'u-cut-1':
+            lost['now'] = True
+            raise libvirt.libvirtError('End of file while reading data: Input/output error')
+        return real_create(dom, flags)
+
+    libvirt.virDomain.createWithFlags = create_then_lose
+    conn.isAlive = lambda: 0 if lost['now'] else 1
+    try:
+        with pytest.raises(ls.StreamingError) as raised:
+            lr.Restarts(run, lr.RestartPolicy('when_needed', batch=2), sleep=lambda s: None).restart(
+                selection.domains)
+    finally:
+        libvirt.virDomain.createWithFlags = real_create
+    message = raised.value.msg
+    assert 'MAY BE SHUT OFF' in message and "u-cut-1" in message, message
+    assert raised.value.details['possibly_down'] == ['u-cut-1']
+    assert raised.value.details['restarted_domains'] == ['u-cut-0']
+    # The next batch never began: those domains still run.
+    assert conn.lookupByName('u-cut-2').isActive() and conn.lookupByName('u-cut-3').isActive()
+    assert not conn.lookupByName('u-cut-1').isActive()
