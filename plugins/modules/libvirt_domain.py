@@ -81,6 +81,7 @@ options:
         description: The streaming mode for these domains.
         type: str
         choices: ['off', all, filter]
+        aliases: [mode]
       agent_channel:
         description: Whether these domains carry the stream channel.
         type: str
@@ -396,6 +397,8 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     selection_warning,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    AGENT_CHANNEL_STATES,
+    STREAMING_MODES,
     streaming_argument_spec,
 )
 
@@ -409,7 +412,8 @@ def argument_spec():
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
         overrides=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='list', elements='str', required=True),
-            **streaming_argument_spec())),
+            streaming_mode=dict(type='str', choices=list(STREAMING_MODES), aliases=['mode']),
+            agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES)))),
         live=dict(type='bool', default=True),
         restart=dict(type='str', default='never', choices=list(RESTART_CHOICES)),
         restart_batch=dict(type='int', default=5),

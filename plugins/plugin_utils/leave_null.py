@@ -14,8 +14,13 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-# The options whose null means "leave it as it is" (plugins/doc_fragments/streaming.py).
-LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel')
+# The options whose null means "leave it as it is" (plugins/doc_fragments/streaming.py);
+# in libvirt_domain's overrides, null means "the task's value" (``mode`` is an alias).
+LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel', 'mode')
+
+
+def _without_nulls(args):
+    return {key: value for key, value in args.items() if not (key in LEAVE_WHEN_NULL and value is None)}
 
 
 class LeaveNullActionBase(ActionBase):
@@ -26,8 +31,10 @@ class LeaveNullActionBase(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        module_args = {key: value for key, value in self._task.args.items()
-                       if not (key in LEAVE_WHEN_NULL and value is None)}
+        module_args = _without_nulls(self._task.args)
+        if isinstance(module_args.get('overrides'), list):
+            module_args['overrides'] = [_without_nulls(item) if isinstance(item, dict) else item
+                                        for item in module_args['overrides']]
         result.update(self._execute_module(module_name=self._task.resolved_action,
                                            module_args=module_args, task_vars=task_vars))
         return result
