@@ -95,3 +95,11 @@ ensure_collection_path() {
   ANSIBLE_COLLECTIONS_PATH="$("$VENV/bin/python" "$REPO_ROOT/tests/support/collection_path.py")"
   export ANSIBLE_COLLECTIONS_PATH
 }
+
+# spice-gtk (the library behind virt-viewer and remote-viewer) for Debian's
+# /usr/bin/python3: the headless SPICE client of the tests (tests/support/spice_client.py).
+SPICE_CLIENT_PACKAGES=(python3-gi gir1.2-spiceclientglib-2.0)
+
+ensure_spice_client() {
+  ensure_system_packages "${SPICE_CLIENT_PACKAGES[@]}"
+}
