@@ -18,7 +18,7 @@ import tempfile
 import pytest
 
 from tests.support.libvirt_env import STREAM_CHANNEL, VIRTIO_SERIAL, domain_xml
-from tests.support.spice_client import free_local_port, frames, observe, opened, primary, start
+from tests.support.spice_client import free_local_port, frames, observe, opened, primary, start, stream
 from tests.support.spice_domain import (
     boot_disk,
     colour_bars_disk_image,
@@ -26,6 +26,7 @@ from tests.support.spice_domain import (
     differs_beyond_a_text_cell,
     hypervisor_screenshot,
     local_spice_graphics,
+    screenshot_of_size,
     settled_screenshot,
     spice_port,
 )
@@ -36,24 +37,29 @@ DESKTOP_CHANNELS = {('main', 0), ('display', 0), ('inputs', 0), ('cursor', 0)}
 ALL_OPEN = [opened(kind, channel_id) for kind, channel_id in sorted(DESKTOP_CHANNELS)]
 
 
-def running_desktop(domains, label, *devices, password=None):
+def running_desktop(domains, label, *devices, password=None, streaming=None):
     """A running (not paused) domain with SPICE on 127.0.0.1; returns it and its port."""
-    dom = domains.define(label, lambda name: domain_xml(name, (local_spice_graphics(password),) + devices),
-                         start=True)
+    graphics = local_spice_graphics(password, streaming)
+    dom = domains.define(label, lambda name: domain_xml(name, (graphics,) + devices), start=True)
     dom.resume()
     return dom, spice_port(dom)
 
 
 @pytest.fixture
 def colour_bars_disk():
+    """Writes the colour-bars boot disk (still or moving); returns its path."""
     # QEMU runs as libvirt-qemu: the image lives where that user can reach it.
     folder = tempfile.mkdtemp(prefix='sst-it-spice-', dir='/var/tmp')
     os.chmod(folder, 0o755)
-    path = os.path.join(folder, 'colour-bars.img')
-    with open(path, 'wb') as handle:
-        handle.write(colour_bars_disk_image())
-    os.chmod(path, 0o644)
-    yield path
+
+    def write(moving=False):
+        path = os.path.join(folder, 'colour-bars-%s.img' % ('moving' if moving else 'still'))
+        with open(path, 'wb') as handle:
+            handle.write(colour_bars_disk_image(moving))
+        os.chmod(path, 0o644)
+        return path
+
+    yield write
     shutil.rmtree(folder)
 
 
@@ -85,7 +91,7 @@ def test_channels_surface_and_the_stream_channel_trap(domains, stream_channel):
 
 
 def test_pixels_are_what_the_guest_drew(domains, colour_bars_disk):
-    dom, port = running_desktop(domains, 'bars', boot_disk(colour_bars_disk))
+    dom, port = running_desktop(domains, 'bars', boot_disk(colour_bars_disk()))
     before = settled_screenshot(dom, TEXT_SCREEN)
     # Cell centres along a diagonal and a row: every one of the sixteen colours, at many x and y.
     points = sorted({(9 * col + 4, 16 * row + 8) for col, row in
@@ -106,6 +112,29 @@ def test_pixels_are_what_the_guest_drew(domains, colour_bars_disk):
         differences = picture.differences(shot)
         assert differences == [], 'client and QEMU differ at %d pixels, box %s\n%s' % (
             len(differences), bounding_box(differences), seen.summary())
+
+
+@pytest.mark.parametrize('mode', ['all', 'filter', 'off'])
+def test_host_encoding_shows_as_a_stream_on_display_0(domains, colour_bars_disk, mode):
+    """spice-server's own encoder streams a screen that changes all the time, in mode 'all' only.
+
+    'filter' leaves these hard-edged bars alone, as it leaves a hard-edged window in a desktop.
+    """
+    devices = (boot_disk(colour_bars_disk(moving=True)), VIRTIO_SERIAL, STREAM_CHANNEL)
+    dom, port = running_desktop(domains, 'moving-' + mode, *devices, streaming=mode)
+    screenshot_of_size(dom, TEXT_SCREEN)
+
+    if mode == 'all':
+        seen = observe(port, 20, until=[stream(0)])
+        assert seen.stopped == 'conditions met' and seen.streams_created(0), seen.summary()
+    else:
+        seen = observe(port, 4)
+        assert seen.streams_created(0) == [], seen.summary()
+        # Not for want of motion: the screen was redrawn all along.
+        assert seen.frames(0) >= 20, seen.summary()
+    assert seen.server_name == dom.name() and seen.errors == [], seen.summary()
+    # The guest-agent channel stays silent: host encoding is display channel 0's business.
+    assert seen.primary(1) is None and seen.streams_created(1) == [], seen.summary()
 
 
 def test_sea_bios_text_matches_the_hypervisor_screen(domains):

@@ -141,6 +141,7 @@ class _Recorder:
         self.server_name = None
         self.spice_gtk = None
         self.client_errors = []
+        self.ended = None
 
     def now(self):
         return round(time.monotonic() - self.start, 4)
@@ -223,7 +224,7 @@ class _Recorder:
             'server_name': self.server_name,
             'spice_gtk': self.spice_gtk,
             'seconds': self.seconds,
-            'elapsed': self.now(),
+            'elapsed': self.now() if self.ended is None else self.ended,
             'until': self.until_text,
             'stopped': self.stopped,
             'channels': sorted(self.channels.values(), key=lambda c: (c['type_id'], c['id'])),
@@ -260,6 +261,7 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
     def stop(reason):
         if rec.stopped is None:
             rec.stopped = reason
+            rec.ended = rec.now()
             loop.quit()
 
     def guarded(callback):

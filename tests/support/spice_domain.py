@@ -14,11 +14,12 @@ from tests.support.spice_screen import RGBImage, bounding_box
 TEXT_CELL = (9, 16)
 
 
-def local_spice_graphics(password=None):
+def local_spice_graphics(password=None, streaming=None):
     """SPICE on 127.0.0.1 with a port libvirt picks (read it back with ``spice_port``)."""
     return """<graphics type='spice' autoport='yes'{passwd}>
-      <listen type='address' address='127.0.0.1'/>
-    </graphics>""".format(passwd='' if password is None else " passwd='%s'" % password)
+      <listen type='address' address='127.0.0.1'/>{streaming}
+    </graphics>""".format(passwd='' if password is None else " passwd='%s'" % password,
+                          streaming='' if streaming is None else "\n      <streaming mode='%s'/>" % streaming)
 
 
 def spice_port(dom):
@@ -63,6 +64,19 @@ def differs_beyond_a_text_cell(one, other):
     return box is not None and (box[2] > TEXT_CELL[0] or box[3] > TEXT_CELL[1])
 
 
+def screenshot_of_size(dom, size, timeout=120.0, interval=0.25):
+    """The first screenshot of ``size`` (the guest may switch modes while it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = hypervisor_screenshot(dom)
+        if current.size == size:
+            return current
+        if time.monotonic() > deadline:
+            raise AssertionError('the screen of %s is %dx%d after %d s, not %dx%d'
+                                 % ((dom.name(),) + current.size + (timeout,) + tuple(size)))
+        time.sleep(interval)
+
+
 def settled_screenshot(dom, size=None, timeout=120.0, interval=0.5):
     """A screenshot once the screen has stopped changing (a cursor may still blink).
 
@@ -82,21 +96,22 @@ def settled_screenshot(dom, size=None, timeout=120.0, interval=0.5):
         previous = current
 
 
-# A 512-byte boot sector (8086 real mode, hand-assembled) that hides the text cursor and
-# paints all 80x25 cells of the text screen with background attribute (column + row) mod 16,
-# then halts. QEMU draws attribute bit 7 as a bright background rather than blinking, so
-# these are diagonal bars of all sixteen VGA colours: a picture whose pixels a client can
-# get wrong in every way (order of B, G and R, x, y, stride) on a screen that never
-# changes, with no operating system at all.
-_COLOUR_BARS_CODE = bytes([
+# Boot sectors (8086 real mode, hand-assembled) that paint all 80x25 cells of the text
+# screen with background attribute (first + column + row) mod 16, with the cursor hidden.
+# QEMU draws attribute bit 7 as a bright background rather than blinking, so these are
+# diagonal bars of all sixteen VGA colours: pixels a client can get wrong in every way
+# (order of B, G and R, x, y, stride), with no operating system at all.
+_HIDE_CURSOR = [
     0xFC,                   # cld
     0xB4, 0x01,             # mov ah, 1
     0xB9, 0x00, 0x20,       # mov cx, 0x2000       ; cursor start line with bit 5: hidden
     0xCD, 0x10,             # int 0x10
     0xB8, 0x00, 0xB8,       # mov ax, 0xb800
     0x8E, 0xC0,             # mov es, ax           ; text-mode video memory
+]
+_PAINT = [                  # AH: attribute of the first cell
     0x31, 0xFF,             # xor di, di
-    0xB8, 0x20, 0x00,       # mov ax, 0x0020       ; a space, attribute 0
+    0xB0, 0x20,             # mov al, ' '
     0xBA, 0x19, 0x00,       # mov dx, 25           ; rows
     0xB9, 0x50, 0x00,       # row:  mov cx, 80     ; cells per row
     0xAB,                   # cell: stosw
@@ -105,15 +120,33 @@ _COLOUR_BARS_CODE = bytes([
     0x80, 0xC4, 0x10,       # add ah, 0x10         ; shift each row by one colour
     0x4A,                   # dec dx
     0x75, 0xF1,             # jnz row
+]
+# Paints once and halts: a screen that never changes.
+_STILL = _HIDE_CURSOR + [0xB4, 0x00] + _PAINT + [   # mov ah, 0
     0xF4,                   # hang: hlt
     0xEB, 0xFD,             # jmp hang
-])
+]
+_FRAME = len(_HIDE_CURSOR) + 3
+# Repaints every 40 ms (BIOS wait, int 0x15 ah=0x86), each frame shifted by one colour: the
+# whole screen changes all the time, which spice-server's own encoder (streaming mode
+# 'all') turns into video streams.
+_MOVING = [0xFB] + _HIDE_CURSOR + [0xB3, 0x00] + [  # sti; mov bl, 0
+    0x88, 0xDC,             # frame: mov ah, bl
+] + _PAINT + [
+    0x80, 0xC3, 0x10,       # add bl, 0x10         ; next frame starts one colour later
+    0xB4, 0x86,             # mov ah, 0x86
+    0x31, 0xC9,             # xor cx, cx
+    0xBA, 0x40, 0x9C,       # mov dx, 40000        ; microseconds
+    0xCD, 0x15,             # int 0x15
+    0xEB,                   # jmp frame (offset appended below)
+]
+_MOVING.append((_FRAME - (len(_MOVING) + 1)) & 0xFF)
 
 
-def colour_bars_disk_image():
-    """A 1 MiB raw disk whose boot sector paints the colour bars (see above)."""
-    sector = _COLOUR_BARS_CODE.ljust(510, b'\0') + b'\x55\xaa'
-    return sector.ljust(1 << 20, b'\0')
+def colour_bars_disk_image(moving=False):
+    """A 1 MiB raw disk whose boot sector paints the colour bars, still or moving."""
+    code = bytes(_MOVING if moving else _STILL)
+    return (code.ljust(510, b'\0') + b'\x55\xaa').ljust(1 << 20, b'\0')
 
 
 # The sixteen default VGA colours as QEMU 7.2 turns the 6-bit DAC values into 8 bits
