@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import json
 import os
 import re
@@ -83,7 +84,8 @@ _KEEP_INVALIDATES = 20000
 
 
 # ---------------------------------------------------------------------------------------
-# Stop conditions, shared by both halves: "kind:channel[:count]".
+# Stop conditions, shared by both halves: "primary:CH", "frames:CH:N", "stream:CH",
+# "opened:TYPE:ID".
 
 def primary(channel):
     """Condition: display ``channel`` has a primary surface."""
@@ -184,7 +186,6 @@ class _Recorder:
         record = self.displays[channel_id]
         if surface is None or not record['samples']:
             return
-        import ctypes
         imgdata, stride, width, height, fmt = surface
         when = self.now()
         for sample in record['samples']:
@@ -198,12 +199,11 @@ class _Recorder:
             sample['reads'] += 1
 
     def dump_surfaces(self):
-        import ctypes
         for channel_id, path in self.dumps.items():
             surface = self.surfaces.get(channel_id)
-            record = self.display(channel_id)
             if surface is None or surface[4] not in _SURFACE_FORMATS_32BIT:
                 continue
+            record = self.displays[channel_id]
             imgdata, stride, width, height, _fmt = surface
             raw = ctypes.string_at(imgdata, stride * height)
             rgb = bytearray(width * height * 3)
@@ -237,10 +237,7 @@ class _Recorder:
 
 
 def _frames_since_surface(record):
-    if not record['surfaces']:
-        return 0
-    since = record['surfaces'][-1]['t']
-    return sum(1 for t in record['invalidates'] if t >= since)
+    return record['surfaces'][-1]['invalidates'] if record['surfaces'] else 0
 
 
 def _emit_event(payload):
@@ -283,7 +280,7 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
         if level & (GLib.LogLevelFlags.LEVEL_ERROR | GLib.LogLevelFlags.LEVEL_CRITICAL
                     | GLib.LogLevelFlags.LEVEL_WARNING):
             rec.warnings.append(line[:500])
-        match = _STREAM_LINE.search(message)
+        match = _STREAM_LINE.search(message) if 'stream' in message else None
         if not match:
             return
         record = rec.display(int(match.group(1)))
@@ -348,7 +345,7 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
         channel_id = channel.get_property('channel-id')
         record = rec.display(channel_id)
         record['surfaces'].append({'t': rec.now(), 'format': fmt, 'width': width, 'height': height,
-                                   'stride': stride, 'destroyed': None})
+                                   'stride': stride, 'destroyed': None, 'invalidates': 0})
         rec.surfaces[channel_id] = (imgdata, stride, width, height, fmt)
         rec.read_samples(channel_id)
         _emit_event({'t': rec.now(), 'channel': 'display:%d' % channel_id, 'event': 'primary-create',
@@ -369,6 +366,8 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
         channel_id = channel.get_property('channel-id')
         record = rec.display(channel_id)
         record['invalidate_count'] += 1
+        if record['surfaces']:
+            record['surfaces'][-1]['invalidates'] += 1
         if len(record['invalidates']) < _KEEP_INVALIDATES:
             record['invalidates'].append(rec.now())
         rec.read_samples(channel_id)
