@@ -669,10 +669,10 @@ class Client:
             stdout = b''.join(self._stdout).decode('utf-8', 'replace')
             try:
                 data = json.loads(stdout)
-            except ValueError:
-                raise SpiceClientError('the SPICE client for %s exited %d without a JSON document; '
-                                       'stdout: %r\nstderr:\n%s' % (self.uri, self._proc.returncode,
-                                                                     stdout[:2000], self._stderr_text()))
+            except ValueError as err:
+                raise SpiceClientError(
+                    'the SPICE client for %s exited %d without a JSON document; stdout: %r\nstderr:\n%s'
+                    % (self.uri, self._proc.returncode, stdout[:2000], self._stderr_text())) from err
             if data.get('client_errors'):
                 raise SpiceClientError('the SPICE client for %s failed in its own code:\n%s\nstderr:\n%s'
                                        % (self.uri, '\n'.join(data['client_errors']), self._stderr_text()))

@@ -115,8 +115,8 @@ _PAINT = [                  # AH: attribute of the first cell
     0xBA, 0x19, 0x00,       # mov dx, 25           ; rows
     0xB9, 0x50, 0x00,       # row:  mov cx, 80     ; cells per row
     0xAB,                   # cell: stosw
-    0x80, 0xC4, 0x10,       #       add ah, 0x10   ; next background colour
-    0xE2, 0xFA,             #       loop cell
+    0x80, 0xC4, 0x10,       # (cell) add ah, 0x10  ; next background colour
+    0xE2, 0xFA,             # (cell) loop cell
     0x80, 0xC4, 0x10,       # add ah, 0x10         ; shift each row by one colour
     0x4A,                   # dec dx
     0x75, 0xF1,             # jnz row

@@ -156,7 +156,6 @@ def _unfilter(raw, row_bytes, height, step):
     return out
 
 
-
 def bounding_box(points):
     """(left, top, width, height) of some pixel coordinates, None for none."""
     if not points:
