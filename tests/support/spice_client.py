@@ -247,9 +247,14 @@ def _emit_event(payload):
 
 def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
     """Connect, record, return the JSON-ready document. Runs a GLib main loop: own process only."""
-    import gi
-    gi.require_version('SpiceClientGLib', '2.0')
-    from gi.repository import GLib, GObject, SpiceClientGLib
+    try:
+        import gi
+        gi.require_version('SpiceClientGLib', '2.0')
+        from gi.repository import GLib, GObject, SpiceClientGLib
+    except (ImportError, ValueError) as err:
+        raise SystemExit('spice-gtk for %s is missing (%s): install the Debian packages python3-gi and '
+                         'gir1.2-spiceclientglib-2.0 (scripts/lib/setup.sh: ensure_spice_client)'
+                         % (sys.executable, err)) from err
 
     rec = _Recorder(uri, seconds, until, samples or {}, dumps or {})
     rec.spice_gtk = SpiceClientGLib.util_get_version_string()
