@@ -9,8 +9,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
-ensure_system_packages
-ensure_report_tools
+# Everything the tests need from Debian in one apt run: the report's browser, the
+# SPICE client library.
+ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}"
 ensure_libvirtd
 ensure_venv
 ensure_collection_path

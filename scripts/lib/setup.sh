@@ -103,3 +103,11 @@ REPORT_PACKAGES=(chromium chromium-driver)
 ensure_report_tools() {
   ensure_system_packages "${REPORT_PACKAGES[@]}"
 }
+
+# spice-gtk (the library behind virt-viewer and remote-viewer) for Debian's
+# /usr/bin/python3: the headless SPICE client of the tests (tests/support/spice_client.py).
+SPICE_CLIENT_PACKAGES=(python3-gi gir1.2-spiceclientglib-2.0)
+
+ensure_spice_client() {
+  ensure_system_packages "${SPICE_CLIENT_PACKAGES[@]}"
+}

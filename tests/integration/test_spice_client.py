@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The headless SPICE client (tests/support/spice_client.py) against QEMU's real SPICE server.
+
+No guest operating system: diskless q35 domains run (not paused) in SeaBIOS, which draws
+a 720x400 text screen, or boot a hand-written boot sector that paints colour bars. SPICE
+listens on 127.0.0.1 at a port libvirt picks, read back from the live XML. These tests
+prove the client sees what a SPICE viewer would, so that the end-to-end streaming tests
+can trust it: channels, primary surfaces, pixels, stream creation (or its absence), errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from tests.support.libvirt_env import STREAM_CHANNEL, VIRTIO_SERIAL, domain_xml
+from tests.support.spice_client import free_local_port, frames, observe, opened, primary, start, stream
+from tests.support.spice_domain import (
+    boot_disk,
+    colour_bars_disk_image,
+    colour_bars_rgb,
+    differs_beyond_a_text_cell,
+    hypervisor_screenshot,
+    local_spice_graphics,
+    screenshot_of_size,
+    settled_screenshot,
+    spice_port,
+)
+from tests.support.spice_screen import bounding_box
+
+TEXT_SCREEN = (720, 400)
+DESKTOP_CHANNELS = {('main', 0), ('display', 0), ('inputs', 0), ('cursor', 0)}
+ALL_OPEN = [opened(kind, channel_id) for kind, channel_id in sorted(DESKTOP_CHANNELS)]
+
+
+def running_desktop(domains, label, *devices, password=None, streaming=None):
+    """A running (not paused) domain with SPICE on 127.0.0.1; returns it and its port."""
+    graphics = local_spice_graphics(password, streaming)
+    dom = domains.define(label, lambda name: domain_xml(name, (graphics,) + devices), start=True)
+    dom.resume()
+    return dom, spice_port(dom)
+
+
+@pytest.fixture
+def colour_bars_disk():
+    """Writes the colour-bars boot disk (still or moving); returns its path."""
+    # QEMU runs as libvirt-qemu: the image lives where that user can reach it.
+    folder = tempfile.mkdtemp(prefix='sst-it-spice-', dir='/var/tmp')
+    os.chmod(folder, 0o755)
+
+    def write(moving=False):
+        path = os.path.join(folder, 'colour-bars-%s.img' % ('moving' if moving else 'still'))
+        with open(path, 'wb') as handle:
+            handle.write(colour_bars_disk_image(moving))
+        os.chmod(path, 0o644)
+        return path
+
+    yield write
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize('stream_channel', [False, True], ids=['no-stream-channel', 'stream-channel'])
+def test_channels_surface_and_the_stream_channel_trap(domains, stream_channel):
+    devices = (VIRTIO_SERIAL, STREAM_CHANNEL) if stream_channel else ()
+    dom, port = running_desktop(domains, 'desk', *devices)
+    settled_screenshot(dom, TEXT_SCREEN)
+
+    # The whole window, no early stop: what must not arrive needs the full time to not arrive.
+    seen = observe(port, 4)
+
+    assert seen.errors == [] and seen.stopped == 'deadline', seen.summary()
+    assert seen.server_name == dom.name(), seen.summary()
+    assert DESKTOP_CHANNELS <= seen.opened(), seen.summary()
+    surface = seen.primary(0)
+    assert surface is not None, seen.summary()
+    assert (surface['width'], surface['height'], surface['format']) == TEXT_SCREEN + (32,), seen.summary()
+    # SeaBIOS leaves a blinking cursor: the text screen keeps being redrawn.
+    assert seen.frames(0) >= 2 and seen.fps(0) > 0, seen.summary()
+    assert seen.streams_created(0) == [], seen.summary()
+    if stream_channel:
+        # The trap: display channel 1 exists with nothing in the guest, yet nothing arrives.
+        assert ('display', 1) in seen.opened(), seen.summary()
+        assert seen.primary(1) is None and seen.invalidates(1) == [], seen.summary()
+        assert seen.streams_created(1) == [], seen.summary()
+    else:
+        assert seen.channel('display', 1) is None and seen.display(1) is None, seen.summary()
+
+
+def test_pixels_are_what_the_guest_drew(domains, colour_bars_disk):
+    dom, port = running_desktop(domains, 'bars', boot_disk(colour_bars_disk()))
+    before = settled_screenshot(dom, TEXT_SCREEN)
+    # Cell centres along a diagonal and a row: every one of the sixteen colours, at many x and y.
+    points = sorted({(9 * col + 4, 16 * row + 8) for col, row in
+                     [(n, n % 25) for n in range(0, 80, 3)] + [(n, 24) for n in range(16)]})
+
+    seen = observe(port, 10, until=[primary(0), frames(0, 1)], samples={0: points}, dump=[0])
+    after = hypervisor_screenshot(dom)
+
+    assert seen.stopped == 'conditions met', seen.summary()
+    picture = seen.image(0)
+    assert picture is not None and picture.size == TEXT_SCREEN, seen.summary()
+    assert len(picture.colours()) == 16, '%s\n%s' % (sorted(picture.colours()), seen.summary())
+    wrong = [(x, y, seen.sample(0, x, y), colour_bars_rgb(x, y)) for x, y in points
+             if seen.sample(0, x, y) != colour_bars_rgb(x, y)]
+    assert wrong == [], 'pixels (x, y, seen, drawn): %s\n%s' % (wrong, seen.summary())
+    # A second witness for every pixel: QEMU's own screenshot, before and after.
+    for shot in (before, after):
+        differences = picture.differences(shot)
+        assert differences == [], 'client and QEMU differ at %d pixels, box %s\n%s' % (
+            len(differences), bounding_box(differences), seen.summary())
+
+
+@pytest.mark.parametrize('mode', ['all', 'filter', 'off'])
+def test_host_encoding_shows_as_a_stream_on_display_0(domains, colour_bars_disk, mode):
+    """spice-server's own encoder streams a screen that changes all the time, in mode 'all' only.
+
+    'filter' leaves these hard-edged bars alone, as it leaves a hard-edged window in a desktop.
+    """
+    devices = (boot_disk(colour_bars_disk(moving=True)), VIRTIO_SERIAL, STREAM_CHANNEL)
+    dom, port = running_desktop(domains, 'moving-' + mode, *devices, streaming=mode)
+    screenshot_of_size(dom, TEXT_SCREEN)
+
+    if mode == 'all':
+        seen = observe(port, 20, until=[stream(0)])
+        assert seen.stopped == 'conditions met' and seen.streams_created(0), seen.summary()
+    else:
+        seen = observe(port, 4)
+        assert seen.streams_created(0) == [], seen.summary()
+        # Not for want of motion: the screen was redrawn all along.
+        assert seen.frames(0) >= 20, seen.summary()
+    assert seen.server_name == dom.name() and seen.errors == [], seen.summary()
+    # The guest-agent channel stays silent: host encoding is display channel 0's business.
+    assert seen.primary(1) is None and seen.streams_created(1) == [], seen.summary()
+
+
+def test_sea_bios_text_matches_the_hypervisor_screen(domains):
+    dom, port = running_desktop(domains, 'text')
+    before = settled_screenshot(dom, TEXT_SCREEN)
+
+    seen = observe(port, 10, until=[primary(0), frames(0, 2)], dump=[0])
+    after = hypervisor_screenshot(dom)
+
+    picture = seen.image(0)
+    assert picture is not None, seen.summary()
+    colours = picture.colours()
+    # SeaBIOS writes grey text on black; the comparison below has text to compare.
+    assert {(0, 0, 0), (168, 168, 168)} <= set(colours), '%s\n%s' % (sorted(colours), seen.summary())
+    # Only the blinking cursor may differ, inside one character cell.
+    assert not differs_beyond_a_text_cell(picture, after), (
+        'client and QEMU differ beyond the cursor: box %s\n%s'
+        % (bounding_box(picture.differences(after)), seen.summary()))
+    assert not differs_beyond_a_text_cell(before, after), 'the screen changed while observed'
+
+
+def test_password_wrong_missing_and_right(domains):
+    dom, port = running_desktop(domains, 'pass', password='sst-Secret-1')
+
+    for password in ('not-the-password', None):
+        seen = observe(port, 20, password=password)
+        assert seen.stopped == 'main channel error-auth', seen.summary()
+        assert seen.error_events() == ['error-auth'] and seen.opened() == set(), seen.summary()
+        assert 'wrong password' in seen.errors[0]['message'], seen.summary()
+
+    seen = observe(port, 20, password='sst-Secret-1', until=ALL_OPEN)
+    assert seen.errors == [] and seen.stopped == 'conditions met', seen.summary()
+    assert DESKTOP_CHANNELS <= seen.opened() and seen.server_name == dom.name(), seen.summary()
+
+
+def test_closed_port_is_an_error_not_a_hang():
+    seen = observe(free_local_port(), 60)
+
+    assert seen.stopped == 'main channel error-connect', seen.summary()
+    assert seen.error_events() == ['error-connect'], seen.summary()
+    assert 'Connection refused' in seen.errors[0]['message'], seen.summary()
+    assert seen.opened() == set(), seen.summary()
+
+
+def test_a_second_client_takes_over_the_session(domains):
+    """The caveat docs/verify-streaming.md gives administrators, proven."""
+    dom, port = running_desktop(domains, 'twice')
+    first = start(port, 60)
+    if not first.wait_for('display:0', 'opened', timeout=60):
+        pytest.fail('the first client never opened display 0:\n%s' % first.stop().summary())
+    second = observe(port, 20, until=ALL_OPEN)
+    earlier = first.finish()
+
+    assert second.errors == [] and DESKTOP_CHANNELS <= second.opened(), second.summary()
+    assert earlier.stopped == 'main channel closed', earlier.summary()
+    for channel in earlier.data['channels']:
+        assert channel['events'][-1][1] == 'closed', earlier.summary()
+    assert earlier.server_name == second.server_name == dom.name()
