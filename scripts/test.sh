@@ -10,8 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
 # Everything the tests need from Debian in one apt run: the report's browser, the
-# SPICE client library.
-ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}"
+# SPICE client library, sshd for the fleet test.
+ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}" "${SSH_PACKAGES[@]}"
 ensure_libvirtd
 ensure_venv
 ensure_collection_path

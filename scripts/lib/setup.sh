@@ -111,3 +111,12 @@ SPICE_CLIENT_PACKAGES=(python3-gi gir1.2-spiceclientglib-2.0)
 ensure_spice_client() {
   ensure_system_packages "${SPICE_CLIENT_PACKAGES[@]}"
 }
+
+# OpenSSH for the fleet test: one "hypervisor" is reached over a real SSH connection
+# to an sshd the test starts itself on a loopback port (tests/support/sshd.py); the
+# package's own service is never started or used.
+SSH_PACKAGES=(openssh-server openssh-client)
+
+ensure_ssh_tools() {
+  ensure_system_packages "${SSH_PACKAGES[@]}"
+}
