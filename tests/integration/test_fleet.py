@@ -237,7 +237,7 @@ def test_rollout_over_the_fleet(fleet):
     check = fleet.play(ENABLE, check=True)
     assert check.proc.returncode == 0, check
     assert all(check.changed(host) == 1 for host in HOSTS), check
-    assert re.search(r"^\+.*<streaming mode=.filter./>", check.stdout, re.M), "the diff shows the change: " + check.stdout
+    assert re.search(r"^\+.*<streaming mode=.filter./>", check.stdout, re.M), check   # the diff
     assert {host: fleet.snapshot(host) for host in HOSTS} == before
     assert fleet.sshd.accepted_logins() > logins, 'hv4 is reached over SSH: ' + fleet.sshd.log_tail()
 
@@ -280,6 +280,13 @@ def test_rollout_over_the_fleet(fleet):
     # (over SSH): they ignore ACPI (no OS), so they are forced off after 2 s and started.
     restart = {'host_streaming_restart': 'when_needed', 'host_streaming_force_off': True,
                'host_streaming_shutdown_timeout': 2, 'host_streaming_restart_batch': 5}
+    disabled_state = {host: fleet.snapshot(host) for host in HOSTS}
+    preview = fleet.play(ENABLE, extra_vars=restart, check=True)
+    assert preview.proc.returncode == 0 and all(preview.changed(h) == 1 for h in HOSTS), preview
+    would = re.findall(r'"would_restart": \{([^}]*)\}', preview.stdout)
+    assert sorted(name for block in would for name in re.findall(r'"([^"]+)": ', block)) == \
+        sorted(fleet.name(label) for label in RUNNING), preview
+    assert {host: fleet.snapshot(host) for host in HOSTS} == disabled_state
     on = fleet.play(ENABLE, extra_vars=restart)
     assert on.proc.returncode == 0 and all(on.changed(h) == 1 for h in HOSTS), on
     for label in RUNNING:
@@ -287,7 +294,7 @@ def test_rollout_over_the_fleet(fleet):
         assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING, label
         live = fleet.live(label)
         assert "name='%s'" % STREAM in live and "<streaming mode='filter'/>" in live, label
-        assert 'forced off after 2 s' in on.stdout
+    assert on.stdout.count('forced off after 2 s, then started') == len(RUNNING), on
     assert converged(fleet.inactive('hv3-kiosk'), mode='off')
     settled = fleet.play(ENABLE, extra_vars=restart)
     assert settled.proc.returncode == 0 and all(settled.changed(h) == 0 for h in HOSTS), settled
