@@ -33,6 +33,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
 )
 
+
 def _connection_lost(host, uri, read, total, err):
     return StreamingError(
         'lost the connection to libvirt at %s on %s after reading %d of %d selected domains (%s). '

@@ -44,6 +44,16 @@ extends_documentation_fragment:
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
 options:
+  require_match:
+    description:
+      - Fail, changing nothing, when O(name) and O(exclude) select no domain at all on the
+        hypervisor (a mistyped pattern, an empty O(name), an O(exclude) that leaves out
+        everything), instead of warning.
+      - With O(unfit_domains=skip), an exact name that matches no domain is reported and skipped
+        rather than failing the task.
+    type: bool
+    default: false
+    version_added: 0.1.0
   unfit_domains:
     description:
       - What to do with a selected domain that cannot be brought to the asked state (an exact
