@@ -55,7 +55,9 @@ SESSION_USER = 'desk'
 SESSION_UID = 1000
 DISK_SIZE = '6G'   # sparse: the qcow2 holds only what is written; room for apt in the guest
 # Kernel command line every VM of this image boots with; the harness appends its own words.
-CMDLINE = 'root=/dev/vda rw console=ttyS0 systemd.show_status=1'
+# mitigations=off: page-table isolation flushes QEMU's soft TLB on every system call, which
+# costs a TCG guest far more than a real CPU (a throw-away test guest has nothing to protect).
+CMDLINE = 'root=/dev/vda rw console=ttyS0 systemd.show_status=1 mitigations=off'
 # Modules the initramfs must carry to find and mount the root disk (MODULES=list keeps it
 # small, 6-7 MB, instead of ~35 MB with MODULES=most).
 INITRAMFS_MODULES = ('virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'ext4')
@@ -156,7 +158,12 @@ APT::Install-Recommends "0";
 CUSTOMIZE = """set -e
 useradd --create-home --uid %(uid)d --shell /bin/bash --groups video,audio,input %(user)s
 systemctl enable systemd-networkd.service sst-e2e-run.service
-systemctl mask apt-daily.timer apt-daily-upgrade.timer systemd-networkd-wait-online.service
+systemctl set-default multi-user.target
+# Under TCG every unit costs seconds: nothing a test guest needs is masked here.  A per-user
+# systemd (user@.service) took 14-20 s per first login of a user; logind goes on without it
+# (XDG_RUNTIME_DIR still comes from user-runtime-dir@.service).
+systemctl mask apt-daily.timer apt-daily-upgrade.timer systemd-networkd-wait-online.service \
+    e2scrub_reap.service e2scrub_all.timer user@.service
 passwd --lock root
 # What a guest must be able to do, checked at build time so a broken image never lands.
 lsinitramfs /boot/initrd.img-* > /tmp/initrd.list
@@ -356,8 +363,10 @@ def _build(target, work):
     }
     with open(os.path.join(target, 'manifest.json'), 'w', encoding='utf-8') as handle:
         json.dump(manifest, handle, indent=1, sort_keys=True)
+    # Read-only for everyone: libvirt's DAC driver chowns the kernel, initrd and backing disk
+    # to libvirt-qemu when a VM starts (and leaves them so), and nothing may write the base.
     for name in ('vmlinuz', 'initrd.img', 'disk.qcow2', 'manifest.json', 'id_ed25519.pub'):
-        os.chmod(os.path.join(target, name), 0o644)
+        os.chmod(os.path.join(target, name), 0o444)
     return figures
 
 
