@@ -437,8 +437,39 @@ def remove_stale(conn, pattern, alive):
     return sorted(names)
 
 
+def measure(name, uri=URI):
+    """Boot one guest and time it: to the SSH banner, to a login, to boot finished, and the
+    ACPI shutdown; with the guest's own systemd-analyze and the host's load."""
+    figures = {'host_load_before': os.getloadavg()[0]}
+    started = time.monotonic()
+    image = ensure_image()
+    figures['image_ready_seconds'] = round(time.monotonic() - started, 1)
+    vm = GuestVM(name, image=image, uri=uri)
+    try:
+        vm.define()
+        started = time.monotonic()
+        vm.start()
+        deadline = started + 900
+        while not vm._banner() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        figures['start_to_ssh_banner_seconds'] = round(time.monotonic() - started, 1)
+        vm.wait_ssh(900, booted=False)
+        figures['start_to_ssh_login_seconds'] = round(time.monotonic() - started, 1)
+        vm.wait_ssh(900)
+        figures['start_to_boot_finished_seconds'] = round(time.monotonic() - started, 1)
+        figures['guest_systemd_analyze'] = vm.ssh('systemd-analyze', check=False).stdout.strip()
+        started = time.monotonic()
+        vm.shutdown(600)
+        figures['acpi_shutdown_seconds'] = round(time.monotonic() - started, 1)
+        figures['host_load_after'] = os.getloadavg()[0]
+    finally:
+        vm.cleanup()
+    figures['image'] = image.manifest['figures']
+    return figures
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m tests.support.guest_vm', description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m tests.support.guest_vm', description=__doc__.split('\n', maxsplit=1)[0])
     sub = parser.add_subparsers(dest='action', required=True)
     up = sub.add_parser('up', help='define and boot a guest, wait for SSH, write the state file')
     up.add_argument('--name', required=True, help='domain name (prefix it with something yours)')
@@ -449,6 +480,9 @@ def main(argv=None):
     up.add_argument('--device-xml', action='append', default=[], help='file with extra <devices> XML')
     up.add_argument('--cmdline', action='append', default=[], help='extra kernel command-line word')
     up.add_argument('--timeout', type=int, default=400)
+    measure_cmd = sub.add_parser('measure', help='boot a throw-away guest and print boot and shutdown figures')
+    measure_cmd.add_argument('--name', default='sst-measure-%d' % os.getpid())
+    measure_cmd.add_argument('--uri', default=URI)
     down = sub.add_parser('down', help='destroy and undefine the guest, remove its overlay')
     down.add_argument('--state', help='state file written by up')
     down.add_argument('--name', help='domain name, when there is no state file')
@@ -471,6 +505,9 @@ def main(argv=None):
         with open(args.state, 'w', encoding='utf-8') as handle:
             json.dump(vm.state(), handle, indent=1)
         print(json.dumps(vm.state(), indent=1))
+        return 0
+    if args.action == 'measure':
+        print(json.dumps(measure(args.name, args.uri), indent=1))
         return 0
     if args.state and os.path.exists(args.state):
         with open(args.state, encoding='utf-8') as handle:

@@ -157,7 +157,7 @@ def test_answers_capabilities_and_streams_its_screen_as_paced_mjpeg(xdisplay, se
     assert struct.unpack('<IIB3x', body) == (320, 240, 1)
 
     arrivals = []
-    for _ in range(6):
+    for _frame in range(6):
         msg_type, body, arrived = server.receive()
         assert msg_type == DATA
         arrivals.append(arrived)
@@ -264,8 +264,9 @@ def test_deb_ships_what_the_real_package_ships(tmp_path):
     for path in (deb_builder.BINARY, deb_builder.UDEV_RULE_PATH, deb_builder.AUTOSTART_PATH,
                  deb_builder.GDM_AUTOSTART_PATH):
         assert path in files
-    rule = subprocess.run(['dpkg-deb', '--fsys-tarfile', deb], capture_output=True, check=True).stdout
-    assert b'MODE="0666"' in rule and b'Exec=/usr/bin/spice-streaming-agent\n' in rule
+    content = subprocess.run(['dpkg-deb', '--fsys-tarfile', deb], capture_output=True, check=True).stdout
+    assert b'MODE="0666"' in content and b'Exec=/usr/bin/spice-streaming-agent\n' in content
+    assert b'#!/usr/bin/python3\n# TEST DOUBLE of spice-streaming-agent' in content
 
 
 def test_binary_only_variant(tmp_path):

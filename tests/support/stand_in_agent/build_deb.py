@@ -83,7 +83,7 @@ def build_deb(outdir, version='0.3-1', session_files=True):
         agent = handle.read()
     with tempfile.TemporaryDirectory(prefix='sst-deb-') as root:
         os.chmod(root, 0o755)
-        _write(root, BINARY, agent, 0o755)
+        _write(root, BINARY, '#!/usr/bin/python3\n' + agent, 0o755)
         conffiles = []
         if session_files:
             _write(root, UDEV_RULE_PATH, UDEV_RULE, 0o644)

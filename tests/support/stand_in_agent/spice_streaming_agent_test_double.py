@@ -1,6 +1,6 @@
-#!/usr/bin/python3
 # TEST DOUBLE of spice-streaming-agent: NOT the real agent. Debian ships no agent, so the
-# spice.streaming test suite installs this stand-in as /usr/bin/spice-streaming-agent.
+# spice.streaming test suite installs this stand-in as /usr/bin/spice-streaming-agent
+# (build_deb.py puts the #!/usr/bin/python3 line in front, as a Debian package would).
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stand-in for spice-streaming-agent, for tests only.
 
