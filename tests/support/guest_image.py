@@ -147,6 +147,12 @@ rc=$?
 echo "sst-e2e: end $name rc=$rc"
 exit 0
 """),
+    # Proves the e2e.run= path (tests/integration/guest boots with e2e.run=selftest).
+    '/usr/local/lib/sst-e2e/selftest': (0o755, """#!/bin/sh
+echo "sst-e2e selftest: $(id -un) on $(uname -r), $(systemctl is-system-running)"
+"""),
+    # The guest disk is a throw-away overlay: fsync per unpacked file only slows dpkg down.
+    '/etc/dpkg/dpkg.cfg.d/spice-streaming-tests': (0o644, 'force-unsafe-io\n'),
     # apt's timers would lock dpkg at random moments while a test installs packages.
     '/etc/apt/apt.conf.d/20-spice-streaming-tests': (0o644, """APT::Periodic::Enable "0";
 APT::Install-Recommends "0";

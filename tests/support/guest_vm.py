@@ -458,6 +458,7 @@ def measure(name, uri=URI):
         vm.wait_ssh(900)
         figures['start_to_boot_finished_seconds'] = round(time.monotonic() - started, 1)
         figures['guest_systemd_analyze'] = vm.ssh('systemd-analyze', check=False).stdout.strip()
+        figures['guest_slowest_units'] = vm.ssh('systemd-analyze blame | head -8', check=False).stdout.split('\n')
         started = time.monotonic()
         vm.shutdown(600)
         figures['acpi_shutdown_seconds'] = round(time.monotonic() - started, 1)

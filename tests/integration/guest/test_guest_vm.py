@@ -7,7 +7,7 @@ before the first start.  In the guest: the stand-in agent installed from its ``.
 apt, the stream port made usable by its udev rule, a real X session (Xvfb + ``dex -a``)
 running the autostart entry, and the host's live XML showing the channel ``connected``,
 then ``disconnected`` when the session ends.  Then Xorg on QXL (what the host-encoding
-tests need) and a clean ACPI shutdown.
+tests need), a guest script named on the kernel command line, and a clean ACPI shutdown.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ BOOT_TIMEOUT = 600   # TCG on a loaded 2-core machine; the harness returns as so
 
 @pytest.fixture(scope='module')
 def guest(module_guest_vms):
-    vm = module_guest_vms.new('agent')
+    vm = module_guest_vms.new('agent', cmdline_extra=['e2e.run=selftest'])
     run = run_module('spice.streaming.libvirt_domain',
                      {'uri': URI, 'name': [vm.name], 'agent_channel': 'present'})
     assert not run.failed and run.changed, run
@@ -46,6 +46,13 @@ def test_the_module_gave_the_guest_its_stream_port(guest):
     assert guest.spice_port and guest.spice_port > 0
     listing = guest.ssh('readlink -f %s' % PORT).stdout.strip()
     assert listing.startswith('/dev/vport'), listing
+
+
+def test_kernel_command_line_runs_a_guest_script(guest):
+    with open(guest.serial_log, encoding='utf-8', errors='replace') as handle:
+        console = handle.read()
+    assert 'sst-e2e selftest: root on ' in console, guest.serial_tail()
+    assert 'sst-e2e: end selftest rc=0' in console
 
 
 def test_stand_in_agent_connects_from_a_real_x_session(guest, tmp_path):
