@@ -51,6 +51,7 @@ SOURCES = (
     'deb %s %s-updates main' % (MIRROR, SUITE),
     'deb %s %s-security main' % (SECURITY_MIRROR, SUITE),
 )
+UNUSED_DAYS = 14   # an image of another recipe unused this long is removed at the next build
 SESSION_USER = 'desk'
 SESSION_UID = 1000
 DISK_SIZE = '6G'   # sparse: the qcow2 holds only what is written; room for apt in the guest
@@ -301,8 +302,8 @@ def _prune_debs(debs, rootfs):
             os.unlink(os.path.join(debs, name))
 
 
-def _build(target, work):
-    """Build the image into ``target`` (a fresh directory), using ``work`` for scratch."""
+def _build(target, work, key):
+    """Build the image ``key`` into ``target`` (a fresh directory), using ``work`` for scratch."""
     started = time.monotonic()
     figures = {}
     rootfs = os.path.join(work, 'rootfs')
@@ -362,7 +363,7 @@ def _build(target, work):
         'initrd_mib': round(os.path.getsize(os.path.join(target, 'initrd.img')) / 2 ** 20, 1),
     })
     manifest = {
-        'key': os.path.basename(target), 'kernel_version': version,
+        'key': key, 'kernel_version': version,
         'built': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
         'figures': figures, 'recipe': recipe(),
         'packages': dict(line.split(' ', 1) for line in versions if line),
@@ -382,32 +383,56 @@ def ensure_image(cache_root=None):
     os.makedirs(root, exist_ok=True)
     key = image_key()
     final = os.path.join(root, key)
-    if os.path.exists(os.path.join(final, 'manifest.json')):
-        return GuestImage(final)
-    with _locked(os.path.join(root, '.build.lock')):
-        if os.path.exists(os.path.join(final, 'manifest.json')):   # another run built it meanwhile
-            return GuestImage(final)
-        _remove_stale_builds(root)
-        work = tempfile.mkdtemp(prefix='.build-%s-' % key, dir=root)
-        try:
-            target = os.path.join(work, 'image')
-            os.mkdir(target)
-            _log('building image %s (cold build, about a minute)' % key)
-            figures = _build(target, work)
-            os.chmod(target, 0o755)
-            os.rename(target, final)
-            _check_reachable_by_libvirt(final)
-            _log('built %s: %s' % (key, json.dumps(figures)))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    if not os.path.exists(os.path.join(final, 'manifest.json')):
+        with _locked(os.path.join(root, '.build.lock')):
+            if not os.path.exists(os.path.join(final, 'manifest.json')):   # nobody built it meanwhile
+                _remove_stale(root, keep=key)
+                _build_into(root, key, final)
+    # The manifest's mtime says when the image was last used (see _remove_stale).
+    os.utime(os.path.join(final, 'manifest.json'))
     return GuestImage(final)
 
 
-def _remove_stale_builds(root):
-    """A build killed half-way leaves its scratch directory; under the lock nobody uses it."""
+def _build_into(root, key, final):
+    _check_reachable_by_libvirt(root)
+    work = tempfile.mkdtemp(prefix='.build-%s-' % key, dir=root)
+    try:
+        target = os.path.join(work, 'image')
+        os.mkdir(target)
+        _log('building image %s (cold build, two minutes or so)' % key)
+        figures = _build(target, work, key)
+        os.chmod(target, 0o755)
+        os.rename(target, final)
+        _log('built %s: %s' % (key, json.dumps(figures)))
+    finally:
+        _remove_tree(work)
+
+
+def _remove_tree(path):
+    """rmtree, unless something is still mounted below (a killed mmdebstrap's /proc or /dev):
+    deleting through a mount point would delete the host's files."""
+    with open('/proc/self/mounts', encoding='utf-8') as handle:
+        mounted = [line.split()[1] for line in handle]
+    inside = [point for point in mounted if point == path or point.startswith(path.rstrip('/') + '/')]
+    if inside:
+        _log('left %s in place: %s still mounted there (umount them, then remove it)' % (path, inside))
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_stale(root, keep):
+    """Under the build lock: remove scratch directories of killed builds, and images of other
+    recipes unused for UNUSED_DAYS (another branch may still use a recent one)."""
+    limit = time.time() - UNUSED_DAYS * 86400
     for name in os.listdir(root):
+        path = os.path.join(root, name)
         if name.startswith('.build-'):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            _remove_tree(path)
+        elif name.startswith('bookworm-') and name != keep:
+            manifest = os.path.join(path, 'manifest.json')
+            if not os.path.exists(manifest) or os.path.getmtime(manifest) < limit:
+                _log('removing image %s, unused for %d days' % (name, UNUSED_DAYS))
+                _remove_tree(path)
 
 
 def main(argv):
