@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape, quoteattr
 import libvirt
 from lxml import etree
 
-from tests.support.guest_image import ensure_image
+from tests.support.guest_image import GuestImage, ensure_image
 
 URI = os.environ.get('SPICE_STREAMING_TEST_URI', 'qemu:///system')
 STREAM_PORT = 'org.spice-space.stream.0'
@@ -157,7 +157,7 @@ class GuestVM:
     def __init__(self, name, image=None, uri=URI, extra_devices=(), cmdline_extra=(),
                  memory_mib=1024, vcpus=2, run_root=RUN_ROOT):
         self.name = name
-        self.image = image or ensure_image()
+        self._image = image
         self.uri = uri
         self.extra_devices = list(extra_devices)
         self.cmdline_extra = list(cmdline_extra)
@@ -167,8 +167,18 @@ class GuestVM:
         self.overlay = os.path.join(self.run_dir, 'overlay.qcow2')
         self.serial_log = os.path.join(self.run_dir, 'serial.log')
         self.ssh_port = None
-        self.private_key = self.image.private_key
         self._conn = None
+
+    @property
+    def image(self):
+        """The guest image, built on first need (clean-up never needs it)."""
+        if self._image is None:
+            self._image = ensure_image()
+        return self._image
+
+    @property
+    def private_key(self):
+        return self.image.private_key
 
     # --- libvirt -------------------------------------------------------------------------
     @property
@@ -405,7 +415,8 @@ class GuestVM:
 
     @classmethod
     def from_state(cls, state):
-        vm = cls(state['name'], uri=state['uri'], run_root=os.path.dirname(state['run_dir']))
+        image = GuestImage(state['image']) if os.path.exists(state.get('image') or '') else None
+        vm = cls(state['name'], image=image, uri=state['uri'], run_root=os.path.dirname(state['run_dir']))
         vm.ssh_port = state['ssh_port']
         return vm
 
@@ -430,10 +441,7 @@ def remove_stale(conn, pattern, alive):
             if match and not alive(int(match.group(1))):
                 names.add(name)
     for name in names:
-        vm = GuestVM.__new__(GuestVM)
-        vm.name, vm.uri, vm._conn = name, conn.getURI(), None
-        vm.run_dir = os.path.join(RUN_ROOT, name)
-        vm.cleanup()
+        GuestVM(name, uri=conn.getURI()).cleanup()
     return sorted(names)
 
 
