@@ -291,6 +291,22 @@ class GuestVM:
         return '--- serial console of %s (last %d lines) ---\n%s' % (
             self.name, lines, '\n'.join(text.splitlines()[-lines:]))
 
+    def wait_serial(self, text, timeout=300):
+        """Wait until the serial console has printed ``text`` (e.g. an e2e.run script's line)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.serial_log, 'rb') as handle:
+                    if text.encode() in handle.read():
+                        return
+            except OSError:
+                pass
+            if not self.is_active():
+                break
+            time.sleep(0.5)
+        raise GuestError('%s: the serial console did not print %r within %d s\n%s'
+                         % (self.name, text, timeout, self.serial_tail()))
+
     def _banner(self):
         try:
             with socket.create_connection(('127.0.0.1', self.ssh_port), timeout=5) as sock:
