@@ -504,7 +504,7 @@ def main(argv=None):
                     help='define the domain with the org.spice-space.stream.0 channel')
     up.add_argument('--device-xml', action='append', default=[], help='file with extra <devices> XML')
     up.add_argument('--cmdline', action='append', default=[], help='extra kernel command-line word')
-    up.add_argument('--timeout', type=int, default=400)
+    up.add_argument('--timeout', type=int, default=900, help='seconds to wait for SSH and boot (TCG on a busy host is slow)')
     measure_cmd = sub.add_parser('measure', help='boot a throw-away guest and print boot and shutdown figures')
     measure_cmd.add_argument('--name', default='sst-measure-%d' % os.getpid())
     measure_cmd.add_argument('--uri', default=URI)
