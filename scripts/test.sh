@@ -10,6 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
 ensure_system_packages
+ensure_guest_tools
 ensure_libvirtd
 ensure_venv
 ensure_collection_path

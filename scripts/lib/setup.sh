@@ -95,3 +95,15 @@ ensure_collection_path() {
   ANSIBLE_COLLECTIONS_PATH="$("$VENV/bin/python" "$REPO_ROOT/tests/support/collection_path.py")"
   export ANSIBLE_COLLECTIONS_PATH
 }
+
+# Host tools for the real guest VM tests (tests/support/guest_image.py builds a
+# Debian 12 guest image from Debian packages, without loop devices) and for the
+# stand-in agent tests on the host (an X display, PIL, dpkg-deb for the .deb).
+GUEST_TOOL_PACKAGES=(
+  mmdebstrap qemu-utils e2fsprogs openssh-client dpkg-dev
+  xvfb xauth x11-xserver-utils python3-pil
+)
+
+ensure_guest_tools() {
+  ensure_system_packages "${GUEST_TOOL_PACKAGES[@]}" "$@"
+}
