@@ -9,9 +9,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
-# Everything the tests need from Debian in one apt run: the report's browser, the
-# SPICE client library, sshd for the fleet test.
-ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}" "${SSH_PACKAGES[@]}"
+# Everything the tests need from Debian in one apt run (scripts/lib/setup.sh says why).
+ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}" "${GUEST_TOOL_PACKAGES[@]}" \
+  "${SSH_PACKAGES[@]}"
 ensure_libvirtd
 ensure_venv
 ensure_collection_path

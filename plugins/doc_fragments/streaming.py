@@ -45,10 +45,8 @@ options:
         when the name contains C(*), C(?) or C([) (libvirt allows them). Otherwise an entry
         with C(*), C(?) or C([) is a pattern (C([[]) matches a literal C([)), and an entry
         without them is an exact name that must exist.
-      - An exact name that matches no domain fails the task before anything is changed (with
-        O(unfit_domains=skip), it is reported and skipped). A selection that matches no domain
-        at all, or a pattern that matches nothing, is a warning naming the hypervisor and the
-        patterns; O(require_match) makes an empty selection an error.
+      - An exact name that matches no domain fails the task before anything is changed. A
+        pattern that matches nothing is a warning naming the hypervisor and the pattern.
     type: list
     elements: str
     required: true
@@ -60,13 +58,6 @@ options:
     type: list
     elements: str
     default: []
-  require_match:
-    description:
-      - Fail, changing nothing, when O(name) and O(exclude) select no domain at all on the
-        hypervisor, instead of warning.
-    type: bool
-    default: false
-    version_added: 0.1.0
 requirements:
   - libvirt-python (C(python3-libvirt) on Debian and Fedora family systems)
   - lxml (C(python3-lxml))

@@ -20,6 +20,11 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_state impor
     streaming_state,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
+    NOT_STARTED,
+    ConnectionPool,
+    first_error,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     SKIP_NO_SPICE,
     SKIP_TRANSIENT,
@@ -32,6 +37,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
 )
+
 
 def _connection_lost(host, uri, read, total, err):
     return StreamingError(
@@ -141,8 +147,11 @@ def disconnected(info):
                 and info['agent_channel_state'] == 'disconnected')
 
 
-def gather(conn, uri, names, exclude):
-    """The streaming state of the selected domains; raises StreamingError for the whole run."""
+def gather(conn, uri, names, exclude, pool=None):
+    """The streaming state of the selected domains; raises StreamingError for the whole run.
+
+    ``pool`` spreads the reads over several connections (libvirt_pool); one by default.
+    """
     libvirt = libvirt_streaming.libvirt
     host = hypervisor_name(conn)
     try:
@@ -155,24 +164,34 @@ def gather(conn, uri, names, exclude):
                              uri=uri) from err
     if unknown:
         raise unknown_names_error(host, uri, unknown)
-    domains = {}
-    for count, item in enumerate(selected):
+    def read_one(worker, item):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
         info = _blank(item, state)
-        domains[item.name] = info
+        dom = worker.domain(item)
         try:
-            inactive = _parse(item.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
-            live = _parse(item.dom.XMLDesc(0)) if item.active else None
+            inactive = _parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
+            live = _parse(dom.XMLDesc(0)) if item.active else None
             describe(info, inactive, live, item.exact)
         except _Unreadable as err:
             info['problems'] = [str(err)]
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 info['skipped'], info['reason'] = True, SKIP_VANISHED
-            elif not _alive(conn):
-                raise _connection_lost(host, uri, count, len(selected), _message(err)) from err
+            elif not _alive(worker.conn):
+                raise
             else:
                 info['problems'] = ['could not be read: %s' % _message(err)]
+        return info
+
+    outcomes = (pool or ConnectionPool(conn, uri)).map(read_one, selected)
+    error = first_error(outcomes)
+    if error is not None:
+        if isinstance(error, libvirt.libvirtError):
+            read = sum(1 for outcome in outcomes if outcome.value is not NOT_STARTED)
+            raise _connection_lost(host, uri, read, len(selected), _message(error)) from error
+        raise error
+    # In the selection's (name) order, whatever order the connections finished in.
+    domains = {item.name: outcome.value for item, outcome in zip(selected, outcomes)}
     return {
         'hypervisor': host,
         'uri': uri,
@@ -183,12 +202,17 @@ def gather(conn, uri, names, exclude):
     }
 
 
-def read_host(uri, names=('*',), exclude=()):
+def read_host(uri, names=('*',), exclude=(), parallel=1):
     """Connect read-only to ``uri``, :func:`gather`, and close; StreamingError on failure."""
     conn = libvirt_streaming.connect(uri, read_only=True)
+    pool = ConnectionPool(conn, uri, parallel, read_only=True)
     try:
-        return gather(conn, uri, list(names), list(exclude))
+        result = gather(conn, uri, list(names), list(exclude), pool=pool)
+        if pool.note():
+            result['warnings'] = [pool.note()]
+        return result
     finally:
+        pool.close()
         try:
             conn.close()
         except libvirt_streaming.libvirt.libvirtError:

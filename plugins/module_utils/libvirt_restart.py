@@ -36,6 +36,7 @@ except ImportError:  # ensure_bindings in libvirt_streaming reports it
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import live_gaps
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import first_error
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
 
 RESTART_CHOICES = ('never', 'when_needed')
@@ -154,13 +155,21 @@ class Restarts:
             for candidate in batch:
                 self._request_shutdown(candidate)
             self._wait_for_shutdown([c for c in self._in_flight if not c.stopped])
-            for candidate in list(self._in_flight):
-                if candidate.stopped:
-                    self._start_again(candidate)
-                self._in_flight.remove(candidate)
         except libvirt.libvirtError as err:
             self._stop_on_lost_connection(err)
             raise
+        # Starting is the slow part (a QEMU process each): spread over the run's connections.
+        stopped = [candidate for candidate in self._in_flight if candidate.stopped]
+        outcomes = self.run.pool.map(self._start_again, stopped)
+        for candidate, outcome in zip(stopped, outcomes):
+            if outcome.started and outcome.error is None:
+                self._in_flight.remove(candidate)
+        error = first_error(outcomes)
+        if error is not None:
+            if isinstance(error, libvirt.libvirtError):
+                self._stop_on_lost_connection(error)
+            raise error
+        self._in_flight = []
 
     def _request_shutdown(self, candidate):
         result = self.run.results[candidate.name]
@@ -235,9 +244,13 @@ class Restarts:
     def _start_flags(self, candidate):
         return libvirt.VIR_DOMAIN_START_PAUSED if candidate.paused else 0
 
-    def _start_again(self, candidate):
+    def _start_again(self, worker, candidate):
+        """Start one stopped domain on one of the run's connections; roll it back if it fails.
+
+        Only this domain's result is written (and its entry in the run's failures).
+        """
         result = self.run.results[candidate.name]
-        dom = candidate.dom
+        dom = worker.domain(candidate)
         if candidate.forced and candidate.paused:
             how = 'forced off (it was paused), then started'
         elif candidate.forced:
@@ -247,9 +260,9 @@ class Restarts:
         try:
             dom.createWithFlags(self._start_flags(candidate))
         except libvirt.libvirtError as err:
-            if not self._alive():
+            if not _alive(worker.conn):
                 raise
-            self._roll_back(candidate, _words(err))
+            self._roll_back(worker, dom, candidate, _words(err))
             return
         result['changed'] = True
         result['restart_required'] = []
@@ -265,10 +278,9 @@ class Restarts:
                                  how, ' paused, as it was' if candidate.paused else '',
                                  _changes(candidate.gaps))}
 
-    def _roll_back(self, candidate, start_error):
+    def _roll_back(self, worker, dom, candidate, start_error):
         """Give the domain its previous definition back and start it with that."""
         result = self.run.results[candidate.name]
-        dom = candidate.dom
         source = None
         try:
             if result.get('backup_file'):
@@ -280,10 +292,10 @@ class Restarts:
                 domain_xml.restore_managed_parts(root, candidate.live_root)
                 previous = domain_xml.to_string(root)
                 source = 'with the streaming parts it ran with before'
-            dom = self.conn.defineXML(previous)
+            dom = worker.conn.defineXML(previous)
             dom.createWithFlags(self._start_flags(candidate))
         except (libvirt.libvirtError, OSError, domain_xml.DomainXMLError) as err:
-            if isinstance(err, libvirt.libvirtError) and not self._alive():
+            if isinstance(err, libvirt.libvirtError) and not _alive(worker.conn):
                 raise
             why = ('it did not start with its new definition (%s), and bringing back its previous '
                    'definition %s failed too (%s): it is SHUT OFF now; start it by hand once fixed '
@@ -302,10 +314,7 @@ class Restarts:
     # ------------------------------------------------------------ a lost connection
 
     def _alive(self):
-        try:
-            return self.conn.isAlive() == 1
-        except libvirt.libvirtError:
-            return False
+        return _alive(self.conn)
 
     def _stop_on_lost_connection(self, err):
         if self._alive():
@@ -325,6 +334,13 @@ class Restarts:
             'and start them once libvirt answers; then run the task again to finish the job.'
             % (self.run.uri, self.run.host, _words(err), ', '.join(sorted(down)), self.run.uri),
             connection_lost=True, possibly_down=sorted(down), **self.run.summary())
+
+
+def _alive(conn):
+    try:
+        return conn.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
 
 
 def _words(err):

@@ -50,6 +50,11 @@ from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
+    NOT_STARTED,
+    ConnectionPool,
+    first_error,
+)
 
 # Where distributions put the Python that their python3-libvirt package serves.
 SYSTEM_PYTHONS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
@@ -231,6 +236,14 @@ def _new_result(selected, name=None):
 
 
 NO_SUCH_DOMAIN = 'no such domain'
+
+
+def _alive(conn):
+    try:
+        return conn.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
+
 # Why a selected domain is left alone; libvirt_info reports them with the same words.
 SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
                   'define it yourself first if it should be managed')
@@ -265,8 +278,10 @@ class StreamingRun:
     """
 
     def __init__(self, conn, uri, request, check_mode=False, live=True,
-                 backup_dir=None, diff=False, skip_unfit=False, overrides=()):
+                 backup_dir=None, diff=False, skip_unfit=False, overrides=(), pool=None):
         self.conn = conn
+        # The connections the per-domain work is spread over; one (``conn``) by default.
+        self.pool = pool or ConnectionPool(conn, uri)
         self.uri = uri
         self.request = request
         # [(names or patterns, StreamingRequest)]: the first that matches a domain wins.
@@ -307,9 +322,6 @@ class StreamingRun:
                 self.request)
         return self._requests[name]
 
-    def _read_inactive(self, dom):
-        return dom.XMLDesc(self.inactive_flags)
-
     def _diff_entry(self, name, before, after):
         return {
             'before_header': '%s: persistent definition before' % name,
@@ -327,22 +339,24 @@ class StreamingRun:
         (and every exact name in ``unknown`` that matches no domain).
         """
         problems = {name: NO_SUCH_DOMAIN for name in unknown}
-        for selected in selected_domains:
-            result = _new_result(selected)
-            self.results[selected.name] = result
-            if not selected.persistent:
-                _skip(result, SKIP_TRANSIENT)
+        outcomes = self.pool.map(self._plan_one, selected_domains)
+        # Merged in the selection's order, whatever order the workers finished in.
+        for selected, outcome in zip(selected_domains, outcomes):
+            if outcome.value is NOT_STARTED:
                 continue
-            try:
-                problem = self._plan_domain(selected, result)
-            except libvirt.libvirtError as err:
-                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    _skip(result, SKIP_VANISHED)
-                    continue
-                self._stop_if_connection_lost(err, untouched=[dom.name for dom in selected_domains])
-                problem = 'could not be read: %s' % err.get_error_message()
+            result, problem, plan, hotplug, diff = outcome.value
+            self.results[selected.name] = result
             if problem:
                 problems[selected.name] = problem
+            if plan:
+                self._plans.append((selected, plan))
+            if hotplug:
+                self._hotplugs.append((selected, hotplug))
+            if diff:
+                self.diffs.append(diff)
+        error = first_error(outcomes)
+        if error is not None:
+            raise self._lost_while_reading(error, outcomes)
         if problems and self.skip_unfit:
             self._skip_unfit(problems)
             problems = {}
@@ -401,42 +415,75 @@ class StreamingRun:
                     'run the task as root (become: true) or choose another backup_dir' % (path, parent))
         return None
 
-    def _plan_domain(self, selected, result):
-        """Plan one domain.  Returns a problem sentence, or None."""
-        original = self._read_inactive(selected.dom)
+    def _plan_one(self, worker, selected):
+        """Plan one domain on one connection, touching only its own result.
+
+        Returns ``(result, problem, planned digest, hotplug, diff entry)``; raises
+        only when the connection is lost (the run stops) or on a bug.
+        """
+        result = _new_result(selected)
+        if not selected.persistent:
+            _skip(result, SKIP_TRANSIENT)
+            return result, None, None, None, None
+        try:
+            return (result,) + self._plan_domain(worker.domain(selected), selected, result)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                _skip(result, SKIP_VANISHED)
+                return result, None, None, None, None
+            if not _alive(worker.conn):
+                raise
+            return result, 'could not be read: %s' % err.get_error_message(), None, None, None
+
+    def _plan_domain(self, dom, selected, result):
+        """Plan one domain: ``(problem, planned digest, hotplug, diff entry)``."""
+        original = dom.XMLDesc(self.inactive_flags)
         try:
             root = domain_xml.parse_domain(original)
         except DomainXMLError as err:
-            return 'has a definition this module cannot read: %s' % err
+            return 'has a definition this module cannot read: %s' % err, None, None, None
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
             if not selected.exact and not domain_xml.spice_graphics(root):
                 # Selected by a pattern: a desktop without SPICE is simply not ours to manage.
                 _skip(result, SKIP_NO_SPICE)
-                return None
-            return '; '.join(problems)
+                return None, None, None, None
+            return '; '.join(problems), None, None, None
         actions = domain_xml.apply_request(root, request, checked=True)
         result['actions'] = actions
+        planned = diff = hotplug = None
         if actions:
             result['changed'] = True
-            self._plans.append((selected, _digest(original)))
+            planned = _digest(original)
             if self.check_mode and self.diff:
-                self.diffs.append(self._diff_entry(selected.name, original, domain_xml.to_string(root)))
+                diff = self._diff_entry(selected.name, original, domain_xml.to_string(root))
         if selected.active and not request.is_empty:
-            self._plan_live(selected, result)
-        return None
+            hotplug = self._plan_live(dom, request, result)
+        return None, planned, hotplug, diff
 
-    def _plan_live(self, selected, result):
-        live_root = domain_xml.parse_domain(selected.dom.XMLDesc(0))
-        hotplug, pending = domain_xml.pending_live_changes(live_root, self.request_for(selected.name))
+    def _plan_live(self, dom, request, result):
+        """What waits for a cold start; the channel change worth trying live, if any."""
+        live_root = domain_xml.parse_domain(dom.XMLDesc(0))
+        hotplug, pending = domain_xml.pending_live_changes(live_root, request)
         result['restart_required'].extend(pending)
-        if hotplug and self.live:
-            self._hotplugs.append((selected, hotplug))
-        elif hotplug:
+        if hotplug and not self.live:
             self._channel_waits(result, 'live is false, so the stream channel is not %s the running '
                                         'domain; the change takes effect at the next cold start'
                                 % ('hot-plugged into' if hotplug == 'attach' else 'hot-unplugged from'))
+            return None
+        return hotplug
+
+    def _lost_while_reading(self, error, outcomes):
+        """The one error for a plan pass cut short; nothing has been changed yet."""
+        if not isinstance(error, libvirt.libvirtError):
+            return error
+        read = sum(1 for outcome in outcomes if outcome.value is not NOT_STARTED)
+        return StreamingError(
+            'lost the connection to libvirt at %s on %s (%s) after reading %d of the %d selected '
+            'domains. Nothing was changed; run the task again once libvirt answers.'
+            % (self.uri, self.host, error.get_error_message() or error, read, len(outcomes)),
+            connection_lost=True, changed=False, domains={}, changed_domains=[])
 
     # ------------------------------------------------------------ pass 2: apply
 
@@ -451,22 +498,30 @@ class StreamingRun:
             for selected, hotplug in self._hotplugs:
                 self._predict_hotplug(self.results[selected.name], hotplug)
             return
-        for position, (selected, planned_digest) in enumerate(self._plans):
-            result = self.results[selected.name]
-            try:
-                self._define(selected, planned_digest, result)
-            except libvirt.libvirtError as err:
-                self._stop_if_connection_lost(err, in_flight=selected.name,
-                                              untouched=[plan[0].name for plan in self._plans[position + 1:]])
-                self._fail_domain(selected.name, result, err.get_error_message())
-            except (DomainXMLError, OSError) as err:
-                self._fail_domain(selected.name, result, str(err))
+        outcomes = self.pool.map(self._apply_one, self._plans)
+        for (selected, _planned), outcome in zip(self._plans, outcomes):
+            if outcome.value is NOT_STARTED:
+                continue
+            failure, diff = outcome.value
+            if failure:
+                self._fail_domain(selected.name, self.results[selected.name], failure)
+            if diff:
+                self.diffs.append(diff)
+        error = first_error(outcomes)
+        if error is not None:
+            if isinstance(error, libvirt.libvirtError):
+                self._stop_if_connection_lost(
+                    error, in_flight=[plan[0].name for plan, outcome in zip(self._plans, outcomes)
+                                      if outcome.error is not None],
+                    untouched=[plan[0].name for plan, outcome in zip(self._plans, outcomes)
+                               if not outcome.started], force=True)
+            raise error
         for position, (selected, _planned) in enumerate(self._hotplugs):
             if selected.name not in self.failures:
                 try:
                     self._hotplug(selected.dom, self.results[selected.name])
                 except libvirt.libvirtError as err:
-                    self._stop_if_connection_lost(err, in_flight=selected.name, untouched=[
+                    self._stop_if_connection_lost(err, in_flight=[selected.name], untouched=[
                         plug[0].name for plug in self._hotplugs[position + 1:]])
                     raise
 
@@ -475,17 +530,14 @@ class StreamingRun:
         self.failures[name] = message
         result['notes'].append('not changed: %s' % message)
 
-    def _stop_if_connection_lost(self, err, in_flight=None, untouched=()):
+    def _stop_if_connection_lost(self, err, in_flight=(), untouched=(), force=False):
         """Turn a lost connection into one StreamingError; return when the connection is fine.
 
         Without this every remaining domain would fail on its own with "client
-        socket is closed", in a message as long as the fleet.
+        socket is closed", in a message as long as the fleet.  ``force``: the
+        caller knows the connection it used is gone.
         """
-        try:
-            alive = self.conn.isAlive() == 1
-        except libvirt.libvirtError:
-            alive = False
-        if alive:
+        if not force and _alive(self.conn):
             return
         for name in untouched:
             result = self.results.get(name)
@@ -494,8 +546,8 @@ class StreamingRun:
             result['changed'] = False
             result['actions'] = []
             result['notes'].append('not touched: the connection to libvirt was lost before this domain')
-        if in_flight is not None:
-            result = self.results[in_flight]
+        for name in in_flight:
+            result = self.results[name]
             result['changed'] = False
             result['notes'].append('the connection to libvirt was lost while this domain was being '
                                    'changed; running the task again shows whether the change landed')
@@ -505,11 +557,27 @@ class StreamingRun:
             '(changed_domains names them)%s, %d left untouched. Every domain is either untouched '
             'or fully converged; run the task again to finish the job once libvirt answers.'
             % (self.uri, self.host, err.get_error_message() or err, len(done), '' if len(done) == 1 else 's',
-               ", '%s' was in progress" % in_flight if in_flight else '', len(untouched)),
+               ', %s in progress' % ', '.join("'%s'" % name for name in in_flight) if in_flight else '',
+               len(untouched)),
             connection_lost=True, **self.summary())
 
-    def _define(self, selected, planned_digest, result):
-        current = self._read_inactive(selected.dom)
+    def _apply_one(self, worker, plan):
+        """Define one domain on one connection: ``(failure or None, diff entry or None)``."""
+        selected, planned_digest = plan
+        result = self.results[selected.name]
+        try:
+            return None, self._define(worker, selected, planned_digest, result)
+        except libvirt.libvirtError as err:
+            if not _alive(worker.conn):
+                raise
+            return err.get_error_message(), None
+        except (DomainXMLError, OSError) as err:
+            return str(err), None
+
+    def _define(self, worker, selected, planned_digest, result):
+        """Redo the edit on the definition as it is now, define it, and confirm; the diff entry."""
+        dom = worker.domain(selected)
+        current = dom.XMLDesc(self.inactive_flags)
         if _digest(current) != planned_digest:
             result['notes'].append('the definition was changed by someone else after it was read; '
                                    'the edit was redone on their definition')
@@ -520,14 +588,14 @@ class StreamingRun:
         result['actions'] = actions
         if not actions:
             result['changed'] = False
-            return
+            return None
         if self.backup_dir:
             try:
                 result['backup_file'] = self._backup(selected.name, current)
             except OSError as err:
                 raise OSError('could not write its backup into backup_dir %s (%s), so it was not '
                               'changed' % (self.backup_dir, err.strerror or err)) from err
-        new_dom = self.conn.defineXML(domain_xml.to_string(root))
+        new_dom = worker.conn.defineXML(domain_xml.to_string(root))
         after = new_dom.XMLDesc(self.inactive_flags)
         after_root = domain_xml.parse_domain(after)
         result['changed'] = domain_xml.managed_state(after_root) != before_state
@@ -536,7 +604,8 @@ class StreamingRun:
             raise DomainXMLError('libvirt did not keep the change (%s); its definition is as '
                                  'libvirt stored it, see the diff' % '; '.join(leftover))
         if self.diff and result['changed']:
-            self.diffs.append(self._diff_entry(selected.name, current, after))
+            return self._diff_entry(selected.name, current, after)
+        return None
 
     def _backup(self, name, xml_text):
         """Keep the original definition; restore it with ``virsh define FILE``."""

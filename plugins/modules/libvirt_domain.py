@@ -44,6 +44,16 @@ extends_documentation_fragment:
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
 options:
+  require_match:
+    description:
+      - Fail, changing nothing, when O(name) and O(exclude) select no domain at all on the
+        hypervisor (a mistyped pattern, an empty O(name), an O(exclude) that leaves out
+        everything), instead of warning.
+      - With O(unfit_domains=skip), an exact name that matches no domain is reported and skipped
+        rather than failing the task.
+    type: bool
+    default: false
+    version_added: 0.1.0
   unfit_domains:
     description:
       - What to do with a selected domain that cannot be brought to the asked state (an exact
@@ -132,6 +142,20 @@ options:
         what waits for a cold start.
     type: bool
     default: true
+  parallel:
+    description:
+      - How many libvirt connections the per-domain work (reading, checking, defining, starting)
+        is spread over, one thread each; V(1) is one connection and no thread.
+      - libvirtd serves connections in parallel, so a few connections finish a large hypervisor
+        sooner than any serial loop (see the README's speed section for measurements). Each
+        connection is one client of the daemon (its C(max_clients), default 5000) with one call
+        in flight (C(max_workers), default 20, bounds how many calls it serves at once). When the
+        daemon refuses a connection, the task runs with the ones it has and warns.
+      - Every guarantee holds whatever the value (plan before any define, a re-read before each
+        define, results in name order, one message when the connection is lost).
+    type: int
+    default: 4
+    version_added: 0.2.0
   backup:
     description:
       - Keep the original persistent definition of every domain the module changes, in
@@ -383,6 +407,10 @@ connection_lost:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
+    DEFAULT_PARALLEL,
+    ConnectionPool,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import (
     RESTART_CHOICES,
     RestartPolicy,
@@ -421,6 +449,7 @@ def argument_spec():
         force_off=dict(type='bool', default=False),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
+        parallel=dict(type='int', default=DEFAULT_PARALLEL),
     )
     spec.update(streaming_argument_spec())
     return spec
@@ -441,15 +470,21 @@ def run_module(module):
                                params['force_off'])
     except ValueError as err:
         module.fail_json(msg=str(err))
+    if params['parallel'] < 1:
+        module.fail_json(msg='parallel must be at least 1 (1 = one connection, no threads), got %d'
+                         % params['parallel'])
     request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
     conn = connect(params['uri'], read_only=module.check_mode)
+    pool = ConnectionPool(conn, params['uri'], params['parallel'], read_only=module.check_mode)
     try:
         run = StreamingRun(
             conn, params['uri'], request,
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
-            overrides=_overrides(params, request))
+            overrides=_overrides(params, request), pool=pool)
+        if pool.note():
+            run.warnings.append(pool.note())
         selection = select(conn, params['name'], params['exclude'])
         warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
         if warning and params['require_match'] and not selection.domains:
@@ -462,6 +497,7 @@ def run_module(module):
         if policy.enabled:
             Restarts(run, policy).restart(selection.domains)
     finally:
+        pool.close()
         conn.close()
     for text in run.warnings:
         module.warn(text)

@@ -31,13 +31,21 @@ options:
   name:
     description:
       - Domains to read, by exact name or shell-style pattern (V(vdi-*), V(*)).
-      - A name without C(*), C(?) or C([) is exact and must exist, or the task fails.
+      - An entry equal to an existing domain's name means exactly that domain; otherwise an
+        entry with C(*), C(?) or C([) is a pattern, and one without them an exact name that must
+        exist, or the task fails.
       - Defaults to every domain of the hypervisor, which is what a report wants.
     type: list
     elements: str
     required: false
     default: ['*']
     aliases: [ domains ]
+  parallel:
+    description:
+      - How many read-only libvirt connections the reads are spread over, one thread each; V(1)
+        is one connection and no thread. See O(spice.streaming.libvirt_domain#module:parallel).
+    type: int
+    default: 4
 attributes:
   check_mode:
     support: full
@@ -253,6 +261,7 @@ domains_read:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import read_host
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import DEFAULT_PARALLEL
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     ensure_bindings,
@@ -265,15 +274,23 @@ def main():
             uri=dict(type='str', default='qemu:///system'),
             name=dict(type='list', elements='str', default=['*'], aliases=['domains']),
             exclude=dict(type='list', elements='str', default=[]),
+            parallel=dict(type='int', default=DEFAULT_PARALLEL),
         ),
         supports_check_mode=True,
     )
     ensure_bindings(module)
     params = module.params
+    if params['parallel'] < 1:
+        module.fail_json(msg='parallel must be at least 1 (1 = one connection, no threads), got %d'
+                         % params['parallel'])
     try:
-        result = read_host(params['uri'], params['name'], params['exclude'])
+        result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'])
     except StreamingError as err:
-        module.fail_json(msg=err.msg, changed=False, **err.details)
+        details = {'changed': False}
+        details.update(err.details)
+        module.fail_json(msg=err.msg, **details)
+    for text in result.pop('warnings', []):
+        module.warn(text)
     module.exit_json(changed=False, **result)
 
 

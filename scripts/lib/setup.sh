@@ -96,27 +96,22 @@ ensure_collection_path() {
   export ANSIBLE_COLLECTIONS_PATH
 }
 
-# The fleet report's test opens index.html in headless Chromium (Debian packages;
-# chromium-driver for WebDriver users, not needed by --dump-dom/--screenshot).
+# Debian packages the test suite needs beyond SYSTEM_PACKAGES; scripts/test.sh installs
+# them all in one apt run.
+# - The fleet report's test opens index.html in headless Chromium (chromium-driver for
+#   WebDriver users; --dump-dom and --screenshot need only chromium).
 REPORT_PACKAGES=(chromium chromium-driver)
-
-ensure_report_tools() {
-  ensure_system_packages "${REPORT_PACKAGES[@]}"
-}
-
-# spice-gtk (the library behind virt-viewer and remote-viewer) for Debian's
-# /usr/bin/python3: the headless SPICE client of the tests (tests/support/spice_client.py).
+# - spice-gtk (the library behind virt-viewer and remote-viewer) for Debian's
+#   /usr/bin/python3: the headless SPICE client of the tests (tests/support/spice_client.py).
 SPICE_CLIENT_PACKAGES=(python3-gi gir1.2-spiceclientglib-2.0)
-
-ensure_spice_client() {
-  ensure_system_packages "${SPICE_CLIENT_PACKAGES[@]}"
-}
-
-# OpenSSH for the fleet test: one "hypervisor" is reached over a real SSH connection
-# to an sshd the test starts itself on a loopback port (tests/support/sshd.py); the
-# package's own service is never started or used.
+# - The real guest VM tests (tests/support/guest_image.py builds a Debian 12 guest image
+#   from Debian packages, without loop devices) and the stand-in agent tests on the host
+#   (an X display, PIL, dpkg-deb for the .deb).
+GUEST_TOOL_PACKAGES=(
+  mmdebstrap qemu-utils e2fsprogs openssh-client dpkg-dev
+  xvfb xauth x11-xserver-utils python3-pil
+)
+# - The fleet test reaches one "hypervisor" over a real SSH connection to an sshd it
+#   starts itself on a loopback port (tests/support/sshd.py); the package's own service
+#   is never started or used.
 SSH_PACKAGES=(openssh-server openssh-client)
-
-ensure_ssh_tools() {
-  ensure_system_packages "${SSH_PACKAGES[@]}"
-}

@@ -48,7 +48,7 @@ CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic
 def chromium(tmp_path, *args):
     binary = shutil.which('chromium')
     if binary is None:
-        pytest.fail('chromium is not installed; scripts/test.sh installs it (ensure_report_tools)',
+        pytest.fail('chromium is not installed; scripts/test.sh installs it (REPORT_PACKAGES in scripts/lib/setup.sh)',
                     pytrace=False)
     profile = tmp_path / 'chromium-profile'
     proc = subprocess.run([binary] + CHROMIUM_FLAGS + ['--user-data-dir=%s' % profile] + list(args),

@@ -253,7 +253,7 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
         from gi.repository import GLib, GObject, SpiceClientGLib
     except (ImportError, ValueError) as err:
         raise SystemExit('spice-gtk for %s is missing (%s): install the Debian packages python3-gi and '
-                         'gir1.2-spiceclientglib-2.0 (scripts/lib/setup.sh: ensure_spice_client)'
+                         'gir1.2-spiceclientglib-2.0 (scripts/test.sh installs it: SPICE_CLIENT_PACKAGES in scripts/lib/setup.sh)'
                          % (sys.executable, err)) from err
 
     rec = _Recorder(uri, seconds, until, samples or {}, dumps or {})

@@ -63,7 +63,7 @@ class LoopbackSshd:
         missing = [path for path in (SSHD, SSH_KEYGEN) if not os.path.exists(path)]
         if missing:
             raise SshdError('%s missing: install openssh-server and openssh-client (scripts/test.sh '
-                            'does it, ensure_ssh_tools in scripts/lib/setup.sh)' % ', '.join(missing))
+                            'does it: SSH_PACKAGES in scripts/lib/setup.sh)' % ', '.join(missing))
         # Short: ssh's control sockets live in here and a socket path has 108 bytes at most.
         self.workdir = workdir or tempfile.mkdtemp(prefix='sst-ssh-')
         self._own_workdir = workdir is None

@@ -16,17 +16,17 @@ from ansible_collections.spice.streaming.plugins.module_utils import libvirt_res
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 
-from .test_libvirt_streaming import URI, conn, fixture_xml  # noqa: F401  (conn is a fixture)
+URI = 'test:///default'
 
 ENABLE = StreamingRequest('filter', 'present')
 
 
-def running_domains(conn, names):  # noqa: F811
+def running_domains(conn, names):
     for name in names:
         conn.define('q35-spice-virtmanager.xml', name).create()
 
 
-def plan_and_apply(conn, pattern, **options):  # noqa: F811
+def plan_and_apply(conn, pattern, **options):
     selection = ls.select(conn, [pattern], [])
     run = ls.StreamingRun(conn, URI, ENABLE, **options)
     run.plan(selection.domains)
@@ -42,7 +42,7 @@ def test_policy_refuses_nonsense():
     assert not lr.RestartPolicy().enabled
 
 
-def test_check_mode_says_which_would_restart(conn):  # noqa: F811
+def test_check_mode_says_which_would_restart(conn):
     running_domains(conn, ['u-rs-a', 'u-rs-b'])
     conn.define('q35-spice-virtmanager.xml', 'u-rs-off')
     run, selection = plan_and_apply(conn, 'u-rs-*', check_mode=True)
@@ -52,7 +52,7 @@ def test_check_mode_says_which_would_restart(conn):  # noqa: F811
     assert all(conn.lookupByName(n).isActive() for n in ('u-rs-a', 'u-rs-b'))
 
 
-def test_a_batch_cut_by_a_lost_connection_names_the_domains_that_may_be_down(conn):  # noqa: F811
+def test_a_batch_cut_by_a_lost_connection_names_the_domains_that_may_be_down(conn):
     running_domains(conn, ['u-cut-%d' % index for index in range(4)])
     run, selection = plan_and_apply(conn, 'u-cut-*')
     lost = {'now': False}

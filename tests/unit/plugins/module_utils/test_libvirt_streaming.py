@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 
 import libvirt
 import pytest
@@ -21,38 +20,7 @@ from ansible_collections.spice.streaming.plugins.module_utils import libvirt_str
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 
 URI = 'test:///default'
-FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'domains')
 ENABLE = StreamingRequest('filter', 'present')
-
-
-def fixture_xml(fixture, name):
-    with open(os.path.join(FIXTURES, fixture), encoding='utf-8') as handle:
-        text = handle.read()
-    text = re.sub(r'<name>[^<]*</name>', '<name>%s</name>' % name, text, count=1)
-    return re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % uuid.uuid4(), text, count=1)
-
-
-@pytest.fixture
-def conn():
-    connection = ls.connect(URI)
-    made = []
-
-    def define(fixture, name):
-        made.append(name)
-        return connection.defineXML(fixture_xml(fixture, name))
-
-    connection.define = define
-    yield connection
-    for name in made:
-        try:
-            dom = connection.lookupByName(name)
-        except libvirt.libvirtError:
-            continue
-        if dom.isActive():
-            dom.destroy()
-        if dom.isPersistent():
-            dom.undefine()
-    connection.close()
 
 
 def run(conn, names, request=ENABLE, exclude=(), **options):
@@ -133,7 +101,7 @@ def test_their_change_that_makes_the_request_impossible_fails_that_domain_only(c
     conn.define('q35-spice-virtmanager.xml', 'u-gone-spice')
     conn.define('q35-spice-virtmanager.xml', 'u-fine')
     streaming = run(conn, ['u-gone-spice', 'u-fine'])
-    vnc = fixture_xml('q35-vnc-only.xml', 'u-gone-spice')
+    vnc = conn.fixture_xml('q35-vnc-only.xml', 'u-gone-spice')
     vnc = re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % conn.lookupByName('u-gone-spice').UUIDString(), vnc)
     conn.defineXML(vnc)
     streaming.apply()
@@ -165,7 +133,7 @@ def test_no_spice_selected_by_pattern_is_skipped_with_reason(conn):
 
 
 def test_transient_domain_is_skipped(conn):
-    dom = conn.createXML(fixture_xml('q35-spice-virtmanager.xml', 'u-transient'), 0)
+    dom = conn.createXML(conn.fixture_xml('q35-spice-virtmanager.xml', 'u-transient'), 0)
     try:
         streaming = run(conn, ['u-transient'])
         streaming.apply()
@@ -289,7 +257,7 @@ def test_unknown_names_and_unfit_domains_are_reported_in_one_message(conn):
 
 def test_a_pattern_selected_domain_without_spice_is_skipped_whatever_else_is_wrong(conn):
     # VNC only, and a unix channel named like the stream port: two problems, still not ours.
-    xml = fixture_xml('q35-vnc-only.xml', 'u-pvnc-two').replace(
+    xml = conn.fixture_xml('q35-vnc-only.xml', 'u-pvnc-two').replace(
         '</devices>', "<channel type='unix'><source mode='bind'/>"
                       "<target type='virtio' name='org.spice-space.stream.0'/></channel></devices>")
     conn.defineXML(xml)

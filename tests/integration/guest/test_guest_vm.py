@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Proof on a real Debian 12 guest under the real libvirtd: one boot for the whole module.
+
+The domain is defined without a stream channel; ``spice.streaming.libvirt_domain`` adds it
+before the first start.  In the guest: the stand-in agent installed from its ``.deb`` with
+apt, the stream port made usable by its udev rule, a real X session (Xvfb + ``dex -a``)
+running the autostart entry, and the host's live XML showing the channel ``connected``,
+then ``disconnected`` when the session ends.  Then Xorg on QXL (what the host-encoding
+tests need), a guest script named on the kernel command line, and a clean ACPI shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.libvirt_env import URI, run_module
+from tests.support.stand_in_agent.build_deb import build_deb
+
+PORT = '/dev/virtio-ports/org.spice-space.stream.0'
+EVENTS = '/tmp/spice-streaming-agent-test-double-1000.jsonl'   # the session user desk, uid 1000
+AUTOSTART = '/etc/xdg/autostart/spice-streaming.desktop'
+BOOT_TIMEOUT = 600   # TCG on a loaded 2-core machine; the harness returns as soon as it is up
+
+
+@pytest.fixture(scope='module')
+def guest(module_guest_vms):
+    vm = module_guest_vms.new('agent', cmdline_extra=['e2e.run=selftest'])
+    run = run_module('spice.streaming.libvirt_domain',
+                     {'uri': URI, 'name': [vm.name], 'agent_channel': 'present'})
+    assert not run.failed and run.changed, run
+    vm.start()
+    vm.wait_ssh(BOOT_TIMEOUT)
+    return vm
+
+
+def _events(vm):
+    text = vm.ssh('cat %s 2>/dev/null || true' % EVENTS).stdout
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_the_module_gave_the_guest_its_stream_port(guest):
+    assert guest.channel_state() == 'disconnected'
+    assert guest.spice_port and guest.spice_port > 0
+    listing = guest.ssh('readlink -f %s' % PORT).stdout.strip()
+    assert listing.startswith('/dev/vport'), listing
+
+
+def test_kernel_command_line_runs_a_guest_script(guest):
+    guest.wait_serial('sst-e2e: end selftest rc=0', timeout=120)
+    with open(guest.serial_log, encoding='utf-8', errors='replace') as handle:
+        assert 'sst-e2e selftest: root on ' in handle.read(), guest.serial_tail()
+
+
+def test_stand_in_agent_connects_from_a_real_x_session(guest, tmp_path):
+    deb = build_deb(str(tmp_path), version='0.3-1')
+    guest.copy_to(deb, '/tmp/spice-streaming-agent.deb')
+    guest.ssh('apt-get install -y -q /tmp/spice-streaming-agent.deb')
+    # The port existed before the rule: it gets the rule's mode only when udev sees it again.
+    guest.ssh('udevadm control --reload && udevadm trigger --action=add --subsystem-match=virtio-ports'
+              ' && udevadm settle')
+    assert guest.ssh('stat -L -c %%a %s' % PORT).stdout.strip() == '666'
+    # Options on the autostart entry's Exec line, as the stream_agent role writes them.
+    guest.ssh("sed -i 's|^Exec=.*|Exec=/usr/bin/spice-streaming-agent -c framerate=7 -c gst.codec=mjpeg|' "
+              + AUTOSTART)
+    guest.ssh('rm -f %s' % EVENTS)
+
+    guest.start_x_session(display=':1')
+    guest.wait_channel_state('connected', timeout=180)
+
+    start = [event for event in _events(guest) if event['event'] == 'start']
+    assert len(start) == 1, start
+    assert start[0]['argv'][1:] == ['-c', 'framerate=7', '-c', 'gst.codec=mjpeg']
+    assert start[0]['settings']['framerate'] == 7
+    assert start[0]['settings']['gst'] == {'syntax': '0.3', 'codec': 'mjpeg', 'props': {}}
+    assert start[0]['display'] == ':1' and start[0]['user'] == 1000
+    assert any(event['event'] == 'capabilities' for event in _events(guest)), \
+        'spice-server sent CAPABILITIES when the port opened, and the agent saw it'
+
+    # Only one process can hold the port: a second agent fails like the real one.
+    second = guest.ssh('DISPLAY=:1 /usr/bin/spice-streaming-agent', user='desk', check=False)
+    assert second.returncode == 1
+    refused = [event for event in _events(guest) if event['event'] == 'exit']
+    assert 'Device or resource busy' in refused[-1]['reason'], refused
+    assert guest.channel_state() == 'connected'
+
+    guest.end_x_session(display=':1')
+    guest.wait_channel_state('disconnected', timeout=120)
+    exits = [event for event in _events(guest) if event['event'] == 'exit']
+    assert exits[-1]['pid'] == start[0]['pid'] and 'went away' in exits[-1]['reason'], exits
+    journal = guest.ssh('journalctl -b -t spice-streaming-agent --no-pager').stdout
+    assert 'test double of spice-streaming-agent started' in journal
+
+
+def test_xorg_runs_on_the_qxl_device(guest):
+    guest.ssh('setsid Xorg :0 -nolisten tcp -noreset vt7 </dev/null >/tmp/xorg.out 2>&1 &'
+              ' i=0; until xset -display :0 q >/dev/null 2>&1; do i=$((i+1));'
+              ' [ $i -gt 600 ] && exit 1; sleep 0.2; done', timeout=200)
+    try:
+        log = guest.ssh('cat /var/log/Xorg.0.log').stdout
+        assert 'qxl(0): ' in log and 'Loading /usr/lib/xorg/modules/drivers/qxl_drv.so' in log
+        assert 'dimensions:' in guest.ssh('DISPLAY=:0 xdpyinfo').stdout
+    finally:
+        guest.ssh('pkill -x Xorg; true')
+
+
+def test_acpi_shutdown_is_clean(guest):
+    journal = guest.ssh('journalctl -b -u systemd-logind --no-pager').stdout
+    assert 'Watching system buttons' in journal and '(Power Button)' in journal, journal
+    guest.shutdown(timeout=300)   # the ACPI power button, as `virsh shutdown` presses it
+    assert not guest.is_active()
+    assert 'reboot: Power down' in guest.serial_tail(20)
