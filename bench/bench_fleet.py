@@ -360,9 +360,8 @@ class FleetBench(base.Bench):
                 '' if row['converged'] == row['domains'] else '  (only %d converged)' % row['converged']))
         naive = self.notes.get('naive')
         if naive:
-            lines.append('%-34s %11s' % ('naive loop %d x %d, forks %d' % (naive['hosts'], naive['per_host'],
-                                                                          naive['forks']),
-                                         '~%.2f' % naive['extrapolated']))
+            label = 'naive loop %d x %d, forks %d' % (naive['hosts'], naive['per_host'], naive['forks'])
+            lines.append('%-34s %11s' % (label, '~%.2f' % naive['extrapolated']))
         lines.append('-' * 81)
         if naive:
             lines.append('~ naive loop: one libvirt_domain task per domain (loop), measured with %d domains per host '
@@ -389,8 +388,8 @@ class FleetBench(base.Bench):
             '-' * 62,
         ]
         for entry in restarts:
-            lines.append('%-10d %12.2f %14.3f %16d/%d' % (entry['batch'], entry['seconds'],
-                                                         entry['seconds'] / count, entry['confirmed'], count))
+            lines.append('%-10d %12.2f %14.3f %16d/%d' % (
+                entry['batch'], entry['seconds'], entry['seconds'] / count, entry['confirmed'], count))
         lines.append('-' * 62)
         lines.append('each restart run is the whole ansible-playbook command: a no-op plan pass over the %d '
                      'definitions, then the restarts; the definitions were written by an untimed run before it '
@@ -446,6 +445,7 @@ def parse_args(argv=None):
     # The rollout domains; with --skip-rollout none is defined (the base class wants one name).
     args.domains = 1 if args.skip_rollout else \
         max(args.host_steps + [args.hosts]) * max(args.per_host_steps + [args.per_host])
+    args.connections = ''   # the base class's parallel=P figures: not measured here
     args.command = 'bench/run.sh fleet ' + ' '.join(shlex.quote(arg) for arg in (
         sys.argv[1:] if argv is None else argv))
     return args
