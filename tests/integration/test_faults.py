@@ -27,6 +27,7 @@ from tests.support.session_libvirt import (
     PROC_DOMAIN_DEFINE_XML,
     PROC_DOMAIN_GET_XML_DESC,
     SessionLibvirt,
+    remove_stale_users,
 )
 
 URI = SessionLibvirt.URI
@@ -41,6 +42,7 @@ XML_FLAGS = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
 
 @pytest.fixture(scope='module')
 def session():
+    remove_stale_users('sst-fault-')
     daemon = SessionLibvirt('sst-fault-%d' % os.getpid()).create_user()
     try:
         daemon.start()

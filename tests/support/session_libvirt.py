@@ -215,10 +215,10 @@ class SessionLibvirt:
             self.remove_domains()
         finally:
             self.stop()
-            self._stop_user_processes()
+            self.stop_user_processes()
             subprocess.run(['userdel', '--remove', self.user], check=False, capture_output=True)
 
-    def _stop_user_processes(self):
+    def stop_user_processes(self):
         """QEMU outlives a killed daemon; an autostarted daemon may linger: end them by pid."""
         for _attempt in range(50):
             pids = [pid for pid in _pids_of(self.uid) if pid != os.getpid()]
@@ -230,6 +230,17 @@ class SessionLibvirt:
                 except ProcessLookupError:
                     pass
             time.sleep(0.1)
+
+
+def remove_stale_users(prefix):
+    """Users ``<prefix><pid>`` whose test run died (no such pid any more) are ours to remove."""
+    pattern = re.compile(r'^%s(\d+)$' % re.escape(prefix))
+    for entry in pwd.getpwall():
+        match = pattern.match(entry.pw_name)
+        if match and not os.path.exists('/proc/%s' % match.group(1)):
+            stale = SessionLibvirt(entry.pw_name).create_user()
+            stale.stop_user_processes()
+            subprocess.run(['userdel', '--remove', stale.user], check=False, capture_output=True)
 
 
 def _pids_of(uid):
