@@ -185,7 +185,7 @@ def _events(vm):
 
 
 def _exec_lines(vm, *paths):
-    return [line for line in vm.ssh('grep -h ^Exec= %s' % ' '.join(paths)).stdout.splitlines()]
+    return vm.ssh('grep -h ^Exec= %s' % ' '.join(paths)).stdout.splitlines()
 
 
 def session_sees_agent(vm):
@@ -484,4 +484,3 @@ def test_rhel_and_fedora_plan_in_check_mode(controller_inventory, label, facts, 
     }
     assert plan['gstreamer_packages'] == expected_packages[codec], plan
     assert plan['selinux_label'] == ('xserver_exec_t' if 'selinux' in facts else None), plan
-
