@@ -68,6 +68,7 @@ PACKAGES = (
     'systemd-sysv', 'udev', 'dbus', 'libpam-systemd', 'kmod', 'procps',
     'linux-image-amd64', 'initramfs-tools', 'zstd',
     'openssh-server', 'python3', 'python3-apt', 'sudo', 'iproute2', 'qemu-guest-agent',
+    'acl',   # Ansible's become_user to an unprivileged user (desk) shares its temp files by ACL
     # Xorg on the QXL device (host encoding), input so Xorg does not complain
     'xserver-xorg-core', 'xserver-xorg-video-qxl', 'xserver-xorg-input-libinput',
     # an X session without hardware that runs XDG autostart entries (the agent)
@@ -123,7 +124,8 @@ ConditionKernelCommandLine=e2e.run
 After=multi-user.target
 
 [Service]
-Type=oneshot
+# Not oneshot: a long script must not hold the boot (and wait_ssh) in "starting".
+Type=exec
 ExecStart=/usr/local/sbin/sst-e2e-run
 StandardOutput=tty
 StandardError=tty

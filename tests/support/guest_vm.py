@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape, quoteattr
 import libvirt
 from lxml import etree
 
-from tests.support.guest_image import ensure_image
+from tests.support.guest_image import GuestImage, ensure_image
 
 URI = os.environ.get('SPICE_STREAMING_TEST_URI', 'qemu:///system')
 STREAM_PORT = 'org.spice-space.stream.0'
@@ -157,7 +157,7 @@ class GuestVM:
     def __init__(self, name, image=None, uri=URI, extra_devices=(), cmdline_extra=(),
                  memory_mib=1024, vcpus=2, run_root=RUN_ROOT):
         self.name = name
-        self.image = image or ensure_image()
+        self._image = image
         self.uri = uri
         self.extra_devices = list(extra_devices)
         self.cmdline_extra = list(cmdline_extra)
@@ -167,8 +167,18 @@ class GuestVM:
         self.overlay = os.path.join(self.run_dir, 'overlay.qcow2')
         self.serial_log = os.path.join(self.run_dir, 'serial.log')
         self.ssh_port = None
-        self.private_key = self.image.private_key
         self._conn = None
+
+    @property
+    def image(self):
+        """The guest image, built on first need (clean-up never needs it)."""
+        if self._image is None:
+            self._image = ensure_image()
+        return self._image
+
+    @property
+    def private_key(self):
+        return self.image.private_key
 
     # --- libvirt -------------------------------------------------------------------------
     @property
@@ -280,6 +290,22 @@ class GuestVM:
             return '(no serial log: %s)' % err
         return '--- serial console of %s (last %d lines) ---\n%s' % (
             self.name, lines, '\n'.join(text.splitlines()[-lines:]))
+
+    def wait_serial(self, text, timeout=300):
+        """Wait until the serial console has printed ``text`` (e.g. an e2e.run script's line)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.serial_log, 'rb') as handle:
+                    if text.encode() in handle.read():
+                        return
+            except OSError:
+                pass
+            if not self.is_active():
+                break
+            time.sleep(0.5)
+        raise GuestError('%s: the serial console did not print %r within %d s\n%s'
+                         % (self.name, text, timeout, self.serial_tail()))
 
     def _banner(self):
         try:
@@ -405,7 +431,8 @@ class GuestVM:
 
     @classmethod
     def from_state(cls, state):
-        vm = cls(state['name'], uri=state['uri'], run_root=os.path.dirname(state['run_dir']))
+        image = GuestImage(state['image']) if os.path.exists(state.get('image') or '') else None
+        vm = cls(state['name'], image=image, uri=state['uri'], run_root=os.path.dirname(state['run_dir']))
         vm.ssh_port = state['ssh_port']
         return vm
 
@@ -430,10 +457,7 @@ def remove_stale(conn, pattern, alive):
             if match and not alive(int(match.group(1))):
                 names.add(name)
     for name in names:
-        vm = GuestVM.__new__(GuestVM)
-        vm.name, vm.uri, vm._conn = name, conn.getURI(), None
-        vm.run_dir = os.path.join(RUN_ROOT, name)
-        vm.cleanup()
+        GuestVM(name, uri=conn.getURI()).cleanup()
     return sorted(names)
 
 
@@ -480,7 +504,7 @@ def main(argv=None):
                     help='define the domain with the org.spice-space.stream.0 channel')
     up.add_argument('--device-xml', action='append', default=[], help='file with extra <devices> XML')
     up.add_argument('--cmdline', action='append', default=[], help='extra kernel command-line word')
-    up.add_argument('--timeout', type=int, default=400)
+    up.add_argument('--timeout', type=int, default=900, help='seconds to wait for SSH and boot (TCG on a busy host is slow)')
     measure_cmd = sub.add_parser('measure', help='boot a throw-away guest and print boot and shutdown figures')
     measure_cmd.add_argument('--name', default='sst-measure-%d' % os.getpid())
     measure_cmd.add_argument('--uri', default=URI)

@@ -75,7 +75,7 @@ def test_concurrent_runs_build_once(monkeypatch, cache_root):
     monkeypatch.setattr(guest_image, '_build', _fake_build)
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
-    children = [context.Process(target=_ensure_in_child, args=(cache_root, queue)) for _ in range(3)]
+    children = [context.Process(target=_ensure_in_child, args=(cache_root, queue)) for _run in range(3)]
     for child in children:
         child.start()
     paths = {queue.get(timeout=60) for _child in children}

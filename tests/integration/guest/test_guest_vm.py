@@ -49,10 +49,9 @@ def test_the_module_gave_the_guest_its_stream_port(guest):
 
 
 def test_kernel_command_line_runs_a_guest_script(guest):
+    guest.wait_serial('sst-e2e: end selftest rc=0', timeout=120)
     with open(guest.serial_log, encoding='utf-8', errors='replace') as handle:
-        console = handle.read()
-    assert 'sst-e2e selftest: root on ' in console, guest.serial_tail()
-    assert 'sst-e2e: end selftest rc=0' in console
+        assert 'sst-e2e selftest: root on ' in handle.read(), guest.serial_tail()
 
 
 def test_stand_in_agent_connects_from_a_real_x_session(guest, tmp_path):
