@@ -121,6 +121,8 @@ class Bench:
         width = max(4, len(str(self.n - 1)))
         self.names = ['%s%0*d' % (PREFIX, width, index) for index in range(self.n)]
         self.sample = self.names[:min(args.sample, self.n)]
+        self.connections = [int(value) for value in args.connections.split(',') if value.strip()]
+        self.last_result_bytes = 0
         self.conn = None
         self.base = {}          # name -> inactive XML (with uuid) as libvirt stored it
         self.created = []
@@ -255,8 +257,10 @@ class Bench:
             json.dump(play, handle, indent=1)   # JSON is YAML
         return path
 
-    def module_task(self, names):
+    def module_task(self, names, parallel=None):
         args = dict(MODULE_ARGS, uri=self.uri, name=names)
+        if parallel is not None:
+            args['parallel'] = parallel
         return {'name': 'libvirt_domain', MODULE: args}
 
     def run_playbook(self, path, expect_changed=None):
@@ -275,11 +279,18 @@ class Bench:
                 % (os.path.basename(path), expect_changed, recap[-1]))
         return elapsed
 
-    def run_module_direct(self, names):
-        """Run the module file under the module Python; returns (seconds, peak RSS KiB, result)."""
+    def run_module_direct(self, names, parallel=None):
+        """Run the module file under the module Python; returns (seconds, peak RSS KiB, result).
+
+        ``self.last_result_bytes`` keeps the size of the JSON result: what a hypervisor
+        sends back to the controller.
+        """
         args_path = os.path.join(self.tmp, 'args.json')
+        module_args = dict(MODULE_ARGS, uri=self.uri, name=names)
+        if parallel is not None:
+            module_args['parallel'] = parallel
         with open(args_path, 'w', encoding='utf-8') as handle:
-            json.dump({'ANSIBLE_MODULE_ARGS': dict(MODULE_ARGS, uri=self.uri, name=names)}, handle)
+            json.dump({'ANSIBLE_MODULE_ARGS': module_args}, handle)
         env = dict(self.env)
         env['PYTHONPATH'] = os.pathsep.join([self.pythonpath_dir, env['ANSIBLE_COLLECTIONS_PATH']])
         out_path = os.path.join(self.tmp, 'module.out')
@@ -293,6 +304,7 @@ class Bench:
             proc.returncode = os.waitstatus_to_exitcode(status)
             out.seek(0)
             text = out.read()
+        self.last_result_bytes = len(text.encode('utf-8'))
         try:
             result = json.loads(text)
         except ValueError:
@@ -342,6 +354,39 @@ class Bench:
             etree.fromstring(dom.XMLDesc(XML_INACTIVE_SECURE))
         conn.close()
         return time.perf_counter() - start
+
+    def _threaded(self, connections, per_domain):
+        """``per_domain(conn, dom)`` over every domain, ``connections`` threads each owning one."""
+        import threading  # pylint: disable=import-outside-toplevel
+        start = time.perf_counter()
+        conns = [libvirt.open(self.uri) for _c in range(connections)]
+        names = [dom.name() for dom in self._floor_domains(conns[0])]
+        chunks = [names[index::connections] for index in range(connections)]
+
+        def work(conn, chunk):
+            doms = {dom.name(): dom for dom in conn.listAllDomains(0)}
+            for name in chunk:
+                per_domain(conn, doms[name])
+
+        threads = [threading.Thread(target=work, args=pair) for pair in zip(conns, chunks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for conn in conns:
+            conn.close()
+        return time.perf_counter() - start
+
+    def floor_converge_threads(self, connections):
+        """The floor converge loop spread over threads, each owning one connection."""
+        def edit(conn, dom):
+            root = etree.fromstring(dom.XMLDesc(XML_INACTIVE_SECURE))
+            self.floor_edit(root)
+            conn.defineXML(etree.tostring(root, encoding='unicode'))
+        return self._threaded(connections, edit)
+
+    def floor_read_threads(self, connections):
+        return self._threaded(connections, lambda conn, dom: etree.fromstring(dom.XMLDesc(XML_INACTIVE_SECURE)))
 
     def floor_module_reads(self):
         """The floor with the module's read pattern: read all, then per domain read, define, read."""
@@ -418,6 +463,25 @@ class Bench:
         fig['floor_module_reads'] = self.best('floor with the module reads', self.floor_module_reads,
                                               before=self.reset)
 
+        fig['parallel'] = {}
+        for connections in self.connections:
+            log('module with parallel=%d, and the floor loops over %d threads' % (connections, connections))
+            book = self.playbook('converge-p%d.json' % connections,
+                                 self.module_task([PREFIX + '*'], parallel=connections))
+            entry = fig['parallel'][connections] = {}
+            entry['module_converge'] = self.best(
+                'module converge, parallel=%d' % connections,
+                lambda book=book: self.run_playbook(book, expect_changed=1), before=self.reset)
+            entry['converged'] = self.expect_converged('module converge, parallel=%d' % connections)
+            entry['module_noop'] = self.best(
+                'module no-op, parallel=%d' % connections,
+                lambda book=book: self.run_playbook(book, expect_changed=0))
+            entry['floor_converge'] = self.best(
+                'floor converge, %d threads' % connections,
+                lambda c=connections: self.floor_converge_threads(c), before=self.reset)
+            entry['floor_read'] = self.best(
+                'floor read loop, %d threads' % connections, lambda c=connections: self.floor_read_threads(c))
+
         if not self.args.skip_virt_xml:
             log('virt-xml on %d domains' % k)
             self.reset(self.sample)
@@ -451,7 +515,9 @@ class Bench:
             fig['rss_full_time'], fig['rss_full'], result = self.run_module_direct([PREFIX + '*'])
             if len(result['changed_domains']) != n:
                 log('WARNING: memory run on N changed %d domains' % len(result['changed_domains']))
+            fig['result_bytes_converge'] = self.last_result_bytes
             fig['rss_noop_time'], fig['rss_noop'], _r = self.run_module_direct([PREFIX + '*'])
+            fig['result_bytes_noop'] = self.last_result_bytes
 
     # ---------------------------------------------------------- report
 
@@ -511,6 +577,22 @@ class Bench:
                 label, measured, '<=' if ok else '>', floor, startup, limit,
                 'within target' if ok else '*** MISSED TARGET *** (%.2fx the allowance)'
                 % (measured / limit)))
+        if fig.get('parallel'):
+            serial_edit, serial_read = fig['floor_converge'], fig['floor_read']
+            add('')
+            add('connections (parallel=P), module minus one start-up (%.2f s), against the serial floor '
+                'loops (read+edit+define %.2f s, read %.2f s) of this run:' % (startup, serial_edit, serial_read))
+            add('%3s %12s %8s %12s %8s %16s %14s' % ('P', 'converge s', 'x floor', 'no-op s', 'x read',
+                                                    'floor P threads', 'read P threads'))
+            for connections, entry in sorted(fig['parallel'].items()):
+                converge = entry['module_converge'] - startup
+                noop = entry['module_noop'] - startup
+                entry['converge_ratio'] = converge / serial_edit
+                entry['noop_ratio'] = noop / serial_read
+                add('%3d %12.2f %8.2f %12.2f %8.2f %16.2f %14.2f' % (
+                    connections, converge, entry['converge_ratio'], noop, entry['noop_ratio'],
+                    entry['floor_converge'], entry['floor_read']))
+            add('goals: converge at most 1.0x the serial edit loop, no-op at most 1.5x the serial read loop')
         if 'rss_full' in fig:
             add('')
             add('memory, peak RSS of the module process (run directly, %s):' % self.module_python)
@@ -526,6 +608,9 @@ class Bench:
             add('  growth from N/10 to N: %.1f MiB, %.2f MiB per 1000 domains (%.1f KiB per domain)'
                 % ((fig['rss_full'] - fig['rss_tenth']) / 1024, growth, growth * 1024 / 1000))
             fig['rss_growth_mib_per_1000'] = growth
+            add('result sent to the controller: converge %d bytes (%.0f per domain), no-op %d bytes '
+                '(%.0f per domain)' % (fig['result_bytes_converge'], fig['result_bytes_converge'] / n,
+                                       fig['result_bytes_noop'], fig['result_bytes_noop'] / n))
         fig['verdicts'] = verdicts
         print('\n'.join(lines), flush=True)
 
@@ -541,6 +626,9 @@ class Bench:
             'rss_kib': {key: value for key, value in self.figures.items()
                         if key.startswith('rss_') and isinstance(value, int)},
             'verdicts': self.figures.get('verdicts'),
+            'parallel': {str(key): value for key, value in self.figures.get('parallel', {}).items()},
+            'result_bytes': {key: value for key, value in self.figures.items()
+                             if key.startswith('result_bytes_')},
         }
         with open(self.args.json, 'w', encoding='utf-8') as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
@@ -557,6 +645,9 @@ def parse_args(argv=None):
                         help='domains for the extrapolated methods (default 20)')
     parser.add_argument('--uri', default='qemu:///system', help='libvirt URI (default qemu:///system)')
     parser.add_argument('--json', metavar='FILE', help='also write the figures to FILE')
+    parser.add_argument('--connections', default='1,2,4,8',
+                        help='comma-separated values of the module\'s parallel option to measure, each '
+                             'beside plain loops over as many threads (default 1,2,4,8; "" for none)')
     parser.add_argument('--repeat', type=int, default=3,
                         help='run each measured method R times, report the best (default 3)')
     parser.add_argument('--python', default='/usr/bin/python3',

@@ -108,7 +108,7 @@ remove_demo_domains() {
     virsh_ undefine "$name" >/dev/null
     log "removed demo domain $name"
   done
-  as_root rm -rf "$DEMO_BACKUPS"
+  as_root rm -rf "$DEMO_BACKUPS" "$DEMO_REPORT_DIR"
 }
 
 run_playbook() {
@@ -116,6 +116,18 @@ run_playbook() {
   log "ansible-playbook -i playbooks/inventory/demo.yml playbooks/enable_streaming.yml $*"
   ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-}" ANSIBLE_LOCALHOST_WARNING=False \
     "$VENV/bin/ansible-playbook" -i playbooks/inventory/demo.yml playbooks/enable_streaming.yml "$@"
+}
+
+# The fleet report of the demo hypervisor; it only reads libvirt, so check mode runs it too.
+DEMO_REPORT_DIR="$REPO_ROOT/streaming-report"
+
+run_report() {
+  cd "$REPO_ROOT"
+  log "ansible-playbook -i playbooks/inventory/demo.yml playbooks/streaming_report.yml"
+  ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-}" ANSIBLE_LOCALHOST_WARNING=False \
+    "$VENV/bin/ansible-playbook" -i playbooks/inventory/demo.yml playbooks/streaming_report.yml \
+    -e "streaming_report_dir=$DEMO_REPORT_DIR" >/dev/null
+  log "the demo hypervisor's report: $DEMO_REPORT_DIR/index.html (and report.md)"
 }
 
 ensure_system_packages
@@ -134,12 +146,14 @@ case "$action" in
     ensure_venv
     ensure_collection_path
     run_playbook --check --diff
+    run_report
     log "check mode: nothing was changed; a real run ('bash scripts/demo.sh') makes the changes shown above, if any" ;;
   run)
     ensure_venv
     ensure_collection_path
     create_demo_domains
     run_playbook
+    run_report
     log "run it again and nothing changes ('bash scripts/demo.sh --check' shows it);"
     log "remove the demo domains with 'bash scripts/demo.sh --cleanup' (it removes every domain named $DEMO_PREFIX-*)" ;;
 esac
