@@ -187,10 +187,12 @@ def desktop(module_guest_vms, tmp_path_factory, request):
     yield desk
     _figure('module', started)
     FIGURES['load average at the end'] = [round(load, 1) for load in os.getloadavg()]
-    # For people reading the CI log: the terminal reporter writes past pytest's capture.
-    reporter = request.config.pluginmanager.get_plugin('terminalreporter')
-    if reporter is not None:
-        reporter.write_line('\n[e2e figures, seconds] %s' % json.dumps(FIGURES))
+    # For people reading the CI log, past pytest's capture.
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin('terminalreporter'), plugins.get_plugin('capturemanager')
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line('\n[e2e figures, seconds] %s' % json.dumps(FIGURES))
 
 
 # The observations ---------------------------------------------------------------------------
