@@ -219,6 +219,7 @@ def parse_args(argv=None):
     if args.domains < 1 or args.repeat < 1 or args.running < 0:
         parser.error('--domains and --repeat must be at least 1, --running at least 0')
     args.sample = 1     # the base class's sample of slow methods: none here
+    args.connections = ''   # nor its parallel=P figures
     return args
 
 

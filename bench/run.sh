@@ -6,6 +6,7 @@
 #   bench/run.sh -n 100 --sample 5     # quick
 #   bench/run.sh --json bench/results/$(date +%F).json
 #   bench/run.sh info                  # libvirt_domain_info, N=1000 (bench_info.py)
+#   bench/run.sh fleet                 # the playbook over 20 hypervisors x 50 (bench_fleet.py)
 # See bench/README.md for what each figure means.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,5 +22,11 @@ ensure_collection_path
 if [ "${1:-}" = info ]; then
   shift
   exec /usr/bin/python3 bench/bench_info.py --uri "$LIBVIRT_URI" "$@"
+fi
+# `bench/run.sh fleet [--hosts H ...]`: enable_streaming.yml over many hypervisor hosts,
+# the naive per-domain loop, and restart batches (bench_fleet.py).
+if [ "${1:-}" = fleet ]; then
+  shift
+  exec /usr/bin/python3 bench/bench_fleet.py --uri "$LIBVIRT_URI" "$@"
 fi
 exec /usr/bin/python3 bench/bench_libvirt_domain.py --uri "$LIBVIRT_URI" "$@"

@@ -10,7 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 
 # Everything the tests need from Debian in one apt run (scripts/lib/setup.sh says why).
-ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}" "${GUEST_TOOL_PACKAGES[@]}"
+without_service_starts ensure_system_packages "${REPORT_PACKAGES[@]}" "${SPICE_CLIENT_PACKAGES[@]}" "${GUEST_TOOL_PACKAGES[@]}" \
+  "${SSH_PACKAGES[@]}"
 ensure_libvirtd
 ensure_venv
 ensure_collection_path

@@ -183,15 +183,17 @@ class Restarts:
             return
         candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
         candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
-        if candidate.paused:
+        if candidate.paused and not self.policy.force_off:
             # A paused guest cannot act on the power button: waiting would only burn the timeout.
-            if not self.policy.force_off:
-                self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
-                                              'force_off to power it off and start it again paused')
-                return
+            self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
+                                          'force_off to power it off and start it again paused')
+            return
+        # In flight before the request: the daemon may carry it out and then die before it
+        # answers, and a lost connection must still name this domain as possibly down.
+        self._in_flight.append(candidate)
+        if candidate.paused:
             dom.destroy()
             candidate.stopped = candidate.forced = True
-            self._in_flight.append(candidate)
             return
         try:
             dom.shutdown()
@@ -199,9 +201,8 @@ class Restarts:
             if not self._alive():
                 raise
             if not self.policy.force_off:
+                self._in_flight.remove(candidate)
                 self._left_running(candidate, 'libvirt refused the ACPI shutdown (%s)' % _words(err))
-                return
-        self._in_flight.append(candidate)
 
     def _wait_for_shutdown(self, waiting):
         deadline = self._clock() + self.policy.shutdown_timeout

@@ -24,6 +24,20 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Run a command with Debian's service starts refused (policy-rc.d exit 101), unless the
+# machine already has a policy-rc.d: installing a test tool such as openssh-server must not
+# leave its daemon running on the machine (the tests start their own, on loopback).
+without_service_starts() {
+  if [ -e /usr/sbin/policy-rc.d ]; then "$@"; return; fi
+  printf '#!/bin/sh\n# spice.streaming scripts/test.sh: no service starts while it installs test tools\nexit 101\n' \
+    | as_root tee /usr/sbin/policy-rc.d >/dev/null
+  as_root chmod 0755 /usr/sbin/policy-rc.d
+  local rc=0
+  "$@" || rc=$?
+  as_root rm -f /usr/sbin/policy-rc.d
+  return "$rc"
+}
+
 ensure_system_packages() {
   local missing=() pkg
   for pkg in "${SYSTEM_PACKAGES[@]}" "$@"; do
@@ -111,3 +125,7 @@ GUEST_TOOL_PACKAGES=(
   mmdebstrap qemu-utils e2fsprogs openssh-client dpkg-dev
   xvfb xauth x11-xserver-utils python3-pil
 )
+# - The fleet test reaches one "hypervisor" over a real SSH connection to an sshd it
+#   starts itself on a loopback port (tests/support/sshd.py); the package's own service
+#   is never started or used.
+SSH_PACKAGES=(openssh-server openssh-client)

@@ -128,3 +128,12 @@ def domains(conn, request):
     helper = Domains(conn, 'sst-it-%d-%s-%d' % (os.getpid(), label, next(_counter)))
     yield helper
     helper.cleanup()
+
+
+@pytest.fixture(scope='module')
+def module_domains(conn, request):
+    """Domains shared by the tests of one module, for scenarios that are costly to set up."""
+    label = re.sub(r'[^a-z0-9]+', '-', request.module.__name__.rsplit('.', 1)[-1].replace('test_', '', 1).lower())
+    helper = Domains(conn, 'sst-it-%d-%s-%d' % (os.getpid(), label[:24].strip('-'), next(_counter)))
+    yield helper
+    helper.cleanup()

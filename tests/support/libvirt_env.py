@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,7 @@ _RUN_PLAYBOOK = """
     - name: The module under test
       {module}: "{{{{ module_args }}}}"
       register: module_result
-      ignore_errors: true
+      ignore_errors: true{become}
 
     - name: Keep the result, diff included (ad-hoc output leaves the diff out)
       ansible.builtin.copy:
@@ -112,27 +113,67 @@ _RUN_PLAYBOOK = """
       check_mode: false
       diff: false
 """
+# root becomes another user without a password; pipelining hands that user the module on
+# its standard input, so it needs to read no file of root's.
+_BECOME = """
+      become: true
+      become_method: ansible.builtin.su
+      become_user: {user}"""
 
 
 def run_module(module, args, check=False, diff=False, interpreter=SYSTEM_PYTHON, timeout=300):
     """Run a module the way a playbook task does (local connection, AnsiballZ, real interpreter)."""
-    with tempfile.TemporaryDirectory(prefix='sst-run-') as workdir:
-        playbook = os.path.join(workdir, 'run.yml')
-        result_file = os.path.join(workdir, 'result.json')
-        with open(playbook, 'w', encoding='utf-8') as handle:
-            handle.write(_RUN_PLAYBOOK.format(module=module))
-        proc = run_playbook(playbook, 'localhost,', check=check, diff=diff, timeout=timeout,
-                            extra_vars={'module_args': args, 'result_file': result_file,
-                                        'ansible_python_interpreter': interpreter})
-        if not os.path.exists(result_file):
-            raise AssertionError('the module ran no result:\nSTDOUT:\n%s\nSTDERR:\n%s'
-                                 % (proc.stdout, proc.stderr))
-        with open(result_file, encoding='utf-8') as handle:
-            result = json.load(handle)
-    return ModuleRun(proc.returncode, 'FAILED!' if result.get('failed') else 'ok', result, proc.stderr)
+    return start_module(module, args, check=check, diff=diff, interpreter=interpreter).wait(timeout)
 
 
-def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, timeout=600):
+class StartedModule:
+    """A module run that :func:`start_module` began; :meth:`wait` gives its :class:`ModuleRun`."""
+
+    def __init__(self, proc, workdir, result_file):
+        self.proc = proc
+        self.workdir = workdir
+        self.result_file = result_file
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout=300):
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+            if not os.path.exists(self.result_file):
+                raise AssertionError('the module ran no result:\nSTDOUT:\n%s\nSTDERR:\n%s' % (stdout, stderr))
+            with open(self.result_file, encoding='utf-8') as handle:
+                result = json.load(handle)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return ModuleRun(self.proc.returncode, 'FAILED!' if result.get('failed') else 'ok', result, stderr)
+
+
+def start_module(module, args, check=False, diff=False, interpreter=SYSTEM_PYTHON, become_user=None):
+    """Start a module as :func:`run_module` runs it, without waiting; ``become_user`` runs it as that user."""
+    workdir = tempfile.mkdtemp(prefix='sst-run-')
+    playbook = os.path.join(workdir, 'run.yml')
+    result_file = os.path.join(workdir, 'result.json')
+    with open(playbook, 'w', encoding='utf-8') as handle:
+        handle.write(_RUN_PLAYBOOK.format(module=module,
+                                          become=_BECOME.format(user=become_user) if become_user else ''))
+    env = ansible_env()
+    if become_user:
+        env['ANSIBLE_PIPELINING'] = 'True'
+        # The module's own temporary directory, where that user may create it.
+        env['ANSIBLE_REMOTE_TEMP'] = '~/.ansible/tmp'
+        # su keeps it, and libvirt would look for that user's session socket in root's runtime dir.
+        env.pop('XDG_RUNTIME_DIR', None)
+    command = _playbook_command(playbook, 'localhost,', check, diff, {
+        'module_args': args, 'result_file': result_file, 'ansible_python_interpreter': interpreter})
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return StartedModule(proc, workdir, result_file)
+
+
+def _playbook_command(playbook, inventory, check, diff, extra_vars):
     command = [ansible_bin('ansible-playbook'), '-i', inventory, playbook]
     if check:
         command.append('--check')
@@ -140,8 +181,12 @@ def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, 
         command.append('--diff')
     if extra_vars:
         command.extend(['-e', json.dumps(extra_vars)])
-    return subprocess.run(command, capture_output=True, text=True, env=ansible_env(),
-                          timeout=timeout, check=False)
+    return command
+
+
+def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, timeout=600):
+    return subprocess.run(_playbook_command(playbook, inventory, check, diff, extra_vars), capture_output=True,
+                          text=True, env=ansible_env(), timeout=timeout, check=False)
 
 
 def qemu_command_line(name):

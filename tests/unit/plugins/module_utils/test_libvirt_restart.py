@@ -79,3 +79,38 @@ def test_a_batch_cut_by_a_lost_connection_names_the_domains_that_may_be_down(con
     # The next batch never began: those domains still run.
     assert conn.lookupByName('u-cut-2').isActive() and conn.lookupByName('u-cut-3').isActive()
     assert not conn.lookupByName('u-cut-1').isActive()
+
+
+@pytest.mark.parametrize('paused', [False, True], ids=['ACPI request', 'paused, forced off'])
+def test_a_request_that_landed_without_an_answer_still_names_its_domain(conn, paused):
+    """The daemon acted on the shutdown (or the destroy) and died before it answered."""
+    names = ['u-ans-%d' % index for index in range(3)]
+    running_domains(conn, names)
+    if paused:
+        for name in names:
+            conn.lookupByName(name).suspend()
+    run, selection = plan_and_apply(conn, 'u-ans-*')
+    method = 'destroy' if paused else 'shutdown'
+    real = getattr(libvirt.virDomain, method)
+    lost = {'now': False}
+
+    def act_then_lose(dom):
+        result = real(dom)
+        if dom.name() == 'u-ans-1':
+            lost['now'] = True
+            raise libvirt.libvirtError('End of file while reading data: Input/output error')
+        return result
+
+    setattr(libvirt.virDomain, method, act_then_lose)
+    conn.isAlive = lambda: 0 if lost['now'] else 1
+    try:
+        with pytest.raises(ls.StreamingError) as raised:
+            lr.Restarts(run, lr.RestartPolicy('when_needed', batch=3, force_off=True),
+                        sleep=lambda s: None).restart(selection.domains)
+    finally:
+        setattr(libvirt.virDomain, method, real)
+    assert raised.value.details['possibly_down'] == ['u-ans-0', 'u-ans-1'], raised.value.msg
+    assert 'u-ans-0, u-ans-1.' in raised.value.msg
+    assert not conn.lookupByName('u-ans-1').isActive()
+    # Never asked: still runs, and is not named.
+    assert conn.lookupByName('u-ans-2').isActive()
