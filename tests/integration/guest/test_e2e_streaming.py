@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -44,7 +43,7 @@ import yaml
 from tests.support import x11_colour_bars
 from tests.support.collection_path import REPO_ROOT
 from tests.support.e2e_desktop import has_stream_port, show_window, start_xorg, stop_windows, streaming_video
-from tests.support.libvirt_env import ansible_bin, ansible_env
+from tests.support.libvirt_env import run_playbook
 from tests.support.spice_client import frames, observe, primary, stream
 from tests.support.stand_in_agent.build_deb import build_deb
 
@@ -120,9 +119,7 @@ class Desktop:
         if guests and not self.vm.is_active():
             self.boot()
         started = time.monotonic()
-        command = [ansible_bin('ansible-playbook'), '-i', self.inventory(host_vars, guests), playbook]
-        proc = subprocess.run(command, capture_output=True, text=True, env=ansible_env(),
-                              timeout=PLAYBOOK_TIMEOUT, check=False)
+        proc = run_playbook(playbook, self.inventory(host_vars, guests), timeout=PLAYBOOK_TIMEOUT)
         _figure(label, started)
         failed = [host for host, counts in recap(proc).items() if counts['failed'] or counts['unreachable']]
         assert proc.returncode == 0 and not failed, '%s failed on %s:\n%s\n%s\n%s' % (
