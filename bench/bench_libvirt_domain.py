@@ -582,8 +582,8 @@ class Bench:
             add('')
             add('connections (parallel=P), module minus one start-up (%.2f s), against the serial floor '
                 'loops (read+edit+define %.2f s, read %.2f s) of this run:' % (startup, serial_edit, serial_read))
-            add('%3s %12s %8s %12s %8s %16s %14s' % ('P', 'converge s', 'x floor', 'no-op s', 'x read',
-                                                    'floor P threads', 'read P threads'))
+            add('%3s %12s %8s %12s %8s %16s %14s' % (
+                'P', 'converge s', 'x floor', 'no-op s', 'x read', 'floor P threads', 'read P threads'))
             for connections, entry in sorted(fig['parallel'].items()):
                 converge = entry['module_converge'] - startup
                 noop = entry['module_noop'] - startup

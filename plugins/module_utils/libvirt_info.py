@@ -164,6 +164,7 @@ def gather(conn, uri, names, exclude, pool=None):
                              uri=uri) from err
     if unknown:
         raise unknown_names_error(host, uri, unknown)
+
     def read_one(worker, item):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
         info = _blank(item, state)

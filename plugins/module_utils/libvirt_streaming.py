@@ -244,6 +244,7 @@ def _alive(conn):
     except libvirt.libvirtError:
         return False
 
+
 # Why a selected domain is left alone; libvirt_info reports them with the same words.
 SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
                   'define it yourself first if it should be managed')
