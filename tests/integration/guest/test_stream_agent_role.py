@@ -241,10 +241,12 @@ def guest(module_guest_vms, request):
     vm.wait_ssh(BOOT_TIMEOUT)
     FIGURES['boot to SSH and booted'] = [round(time.monotonic() - started, 1)]
     yield vm
-    # Straight to the terminal, past pytest's capture: these are the figures to quote.
-    reporter = request.config.pluginmanager.getplugin('terminalreporter')
-    if reporter is not None:
-        reporter.write_line('\n[stream_agent figures, seconds] %s' % json.dumps(FIGURES))
+    # Straight to the terminal, past pytest's capture (as capsys.disabled() does): these are
+    # the figures to quote.
+    plugins = request.config.pluginmanager
+    with plugins.getplugin('capturemanager').global_and_fixture_disabled():
+        plugins.getplugin('terminalreporter').write_line(
+            '\n[stream_agent figures, seconds] %s' % json.dumps(FIGURES))
 
 
 @pytest.fixture(scope='module')
