@@ -43,6 +43,7 @@ import yaml
 from tests.support import x11_colour_bars
 from tests.support.collection_path import REPO_ROOT
 from tests.support.e2e_desktop import has_stream_port, show_window, start_xorg, stop_windows, streaming_video
+from tests.support.figures import write_past_capture
 from tests.support.libvirt_env import run_playbook
 from tests.support.spice_client import frames, observe, primary, stream
 from tests.support.stand_in_agent.build_deb import build_deb
@@ -194,12 +195,7 @@ def desktop(module_guest_vms, tmp_path_factory, request):
     yield desk
     _figure('module', started)
     FIGURES['load average at the end'] = [round(load, 1) for load in os.getloadavg()]
-    # For people reading the CI log, past pytest's capture.
-    plugins = request.config.pluginmanager
-    reporter, capture = plugins.get_plugin('terminalreporter'), plugins.get_plugin('capturemanager')
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line('\n[e2e figures, seconds] %s' % json.dumps(FIGURES))
+    write_past_capture(request.config, 'e2e figures, seconds', FIGURES)
 
 
 # The observations ---------------------------------------------------------------------------
