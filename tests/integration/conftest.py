@@ -17,7 +17,7 @@ import time
 import libvirt  # a missing binding fails the suite; it never skips it
 import pytest
 
-from tests.support.libvirt_env import URI
+from tests.support.libvirt_env import URI, qemu_command_line
 
 _counter = itertools.count()
 
@@ -109,10 +109,7 @@ class Domains:
 
     def qemu_cmdline(self, name):
         """QEMU's own command line, read from /proc: what QEMU really got."""
-        with open('/run/libvirt/qemu/%s.pid' % name, encoding='ascii') as handle:
-            pid = int(handle.read().strip())
-        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            return [arg.decode() for arg in handle.read().split(b'\0') if arg]
+        return qemu_command_line(name)
 
     def cleanup(self):
         for name in self.names:

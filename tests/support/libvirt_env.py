@@ -187,3 +187,12 @@ def _playbook_command(playbook, inventory, check, diff, extra_vars):
 def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, timeout=600):
     return subprocess.run(_playbook_command(playbook, inventory, check, diff, extra_vars), capture_output=True,
                           text=True, env=ansible_env(), timeout=timeout, check=False)
+
+
+def qemu_command_line(name):
+    """The argument list of the QEMU process running domain ``name``, read from /proc: what
+    QEMU really got, not what libvirt's XML says it should have."""
+    with open('/run/libvirt/qemu/%s.pid' % name, encoding='ascii') as handle:
+        pid = int(handle.read().strip())
+    with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+        return [arg.decode() for arg in handle.read().split(b'\0') if arg]
