@@ -131,27 +131,30 @@ After=multi-user.target
 # Not oneshot: a long script must not hold the boot (and wait_ssh) in "starting".
 Type=exec
 ExecStart=/usr/local/sbin/sst-e2e-run
-StandardOutput=tty
-StandardError=tty
-TTYPath=/dev/ttyS0
+StandardOutput=journal
 
 [Install]
 WantedBy=multi-user.target
 """),
     '/usr/local/sbin/sst-e2e-run': (0o755, """#!/bin/sh
 # Runs /usr/local/lib/sst-e2e/NAME for e2e.run=NAME and prints its exit status.
+# Every line opens the console anew: agetty on ttyS0 hangs up (vhangup) the descriptors
+# open on it when it starts, which silenced the rest of a script started before it.
+say() { echo "$*" > /dev/ttyS0 2>/dev/null || true; }
 for word in $(cat /proc/cmdline); do
     case "$word" in e2e.run=*) name="${word#e2e.run=}" ;; esac
 done
 script="/usr/local/lib/sst-e2e/$name"
 if [ ! -x "$script" ]; then
-    echo "sst-e2e: no script $script"
+    say "sst-e2e: no script $script"
     exit 1
 fi
-echo "sst-e2e: start $name"
-"$script"
-rc=$?
-echo "sst-e2e: end $name rc=$rc"
+say "sst-e2e: start $name"
+status=$(mktemp)
+{ "$script"; echo $? > "$status"; } 2>&1 | while IFS= read -r line; do say "$line"; done
+rc=$(cat "$status")
+rm -f "$status"
+say "sst-e2e: end $name rc=$rc"
 exit 0
 """),
     # Proves the e2e.run= path (tests/integration/guest boots with e2e.run=selftest).
