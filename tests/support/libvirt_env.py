@@ -173,8 +173,10 @@ def start_module(module, args, check=False, diff=False, interpreter=SYSTEM_PYTHO
     return StartedModule(proc, workdir, result_file)
 
 
-def _playbook_command(playbook, inventory, check, diff, extra_vars):
+def _playbook_command(playbook, inventory, check, diff, extra_vars, tags=None):
     command = [ansible_bin('ansible-playbook'), '-i', inventory, playbook]
+    if tags:
+        command.extend(['--tags', tags])
     if check:
         command.append('--check')
     if diff:
@@ -184,8 +186,8 @@ def _playbook_command(playbook, inventory, check, diff, extra_vars):
     return command
 
 
-def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, timeout=600):
-    return subprocess.run(_playbook_command(playbook, inventory, check, diff, extra_vars), capture_output=True,
+def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, timeout=600, tags=None):
+    return subprocess.run(_playbook_command(playbook, inventory, check, diff, extra_vars, tags), capture_output=True,
                           text=True, env=ansible_env(), timeout=timeout, check=False)
 
 

@@ -79,6 +79,7 @@ class Desktop:
         self.workdir = workdir
         self.applied = None     # (playbook, host vars, guests) of the last run, to skip a repeat
         self.deb = None
+        self.last_host_vars = {}
 
     # --- the playbooks -------------------------------------------------------------------
     def inventory(self, host_vars, guests):
@@ -115,6 +116,7 @@ class Desktop:
         Returns ansible-playbook's output, or None when the same run was the last one.
         """
         key = (playbook, json.dumps(host_vars, sort_keys=True), guests)
+        self.last_host_vars = host_vars
         if key == self.applied and self.vm.is_active():
             return None
         if guests and not self.vm.is_active():
@@ -247,11 +249,23 @@ def test_guest_encoding_streams_the_agent_picture(desktop):
     entry = desktop.vm.ssh('grep ^Exec= %s' % AUTOSTART).stdout
     assert 'framerate=%d' % FRAMERATE in entry, entry
 
+    # The playbook's last play asked the hypervisor: a fresh boot, nobody logged in yet.
+    name = re.escape(desktop.vm.name)
+    assert re.search(r'"%s": "not connected: no graphical session runs yet' % name, stdout), stdout
+
     desktop.end_session()
     desktop.start_session()
     agent = desktop.agent_events('start')
     assert len(agent) == 1 and agent[0]['settings']['framerate'] == FRAMERATE, agent
     assert agent[0]['display'] == SESSION, agent
+    # With the session up, the same check (the playbook's verify play alone) says connected.
+    started = time.monotonic()
+    verify = run_playbook(ENABLE, desktop.inventory(desktop.last_host_vars, True), tags='verify',
+                          timeout=PLAYBOOK_TIMEOUT)
+    _figure('enable_streaming.yml --tags verify', started)
+    assert verify.returncode == 0, verify.stdout[-6000:] + verify.stderr[-3000:]
+    assert re.search(r'"%s": "connected: the agent in %s holds the stream port of domain %s on localhost"'
+                     % (name, name, name), verify.stdout), verify.stdout
 
     width, height = SESSION_SIZE
     points = x11_colour_bars.inner_points(width, height)
