@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -35,6 +36,10 @@ from tests.support.spice_screen import bounding_box
 TEXT_SCREEN = (720, 400)
 DESKTOP_CHANNELS = {('main', 0), ('display', 0), ('inputs', 0), ('cursor', 0)}
 ALL_OPEN = [opened(kind, channel_id) for kind, channel_id in sorted(DESKTOP_CHANNELS)]
+DESKTOP_OPENED = [('%s:%d' % channel, 'opened') for channel in sorted(DESKTOP_CHANNELS)]
+# The bound on what must arrive (channels, the first surface): idle, it all comes within a
+# tenth of a second; a loaded machine running a TCG guest beside these domains is slower.
+READY_TIMEOUT = 60
 
 
 def running_desktop(domains, label, *devices, password=None, streaming=None):
@@ -43,6 +48,27 @@ def running_desktop(domains, label, *devices, password=None, streaming=None):
     dom = domains.define(label, lambda name: domain_xml(name, (graphics,) + devices), start=True)
     dom.resume()
     return dom, spice_port(dom)
+
+
+def wait_ready(client, ready, timeout=READY_TIMEOUT):
+    """Wait until ``client`` has reported each (channel, event) of ``ready``; fail with what it saw."""
+    deadline = time.monotonic() + timeout
+    for channel, event in ready:
+        if not client.wait_for(channel, event, timeout=max(0.0, deadline - time.monotonic())):
+            pytest.fail('the client reported no %s on %s within %d s:\n%s'
+                        % (event, channel, timeout, client.stop().summary()))
+
+
+def watch(port, window, ready):
+    """What a client sees in ``window`` seconds counted from when everything in ``ready`` came.
+
+    What must arrive gets its own bound first, so a slow start on a loaded machine does not
+    eat the window; what must not arrive gets the whole window. Ends by ``Client.stop()``.
+    """
+    client = start(port, READY_TIMEOUT + window + 30)
+    wait_ready(client, ready)
+    time.sleep(window)
+    return client.stop()
 
 
 @pytest.fixture
@@ -69,10 +95,14 @@ def test_channels_surface_and_the_stream_channel_trap(domains, stream_channel):
     dom, port = running_desktop(domains, 'desk', *devices)
     settled_screenshot(dom, TEXT_SCREEN)
 
-    # The whole window, no early stop: what must not arrive needs the full time to not arrive.
-    seen = observe(port, 4)
+    ready = DESKTOP_OPENED + [('display:0', 'primary-create')]
+    if stream_channel:
+        ready.append(('display:1', 'opened'))
+    # The whole window, no early stop, from when every channel is open and display 0 has its
+    # surface: what must not arrive needs the full time to not arrive.
+    seen = watch(port, 4, ready)
 
-    assert seen.errors == [] and seen.stopped == 'deadline', seen.summary()
+    assert seen.errors == [] and seen.stopped == 'stopped by caller', seen.summary()
     assert seen.server_name == dom.name(), seen.summary()
     assert DESKTOP_CHANNELS <= seen.opened(), seen.summary()
     surface = seen.primary(0)
@@ -128,8 +158,9 @@ def test_host_encoding_shows_as_a_stream_on_display_0(domains, colour_bars_disk,
         seen = observe(port, 20, until=[stream(0)])
         assert seen.stopped == 'conditions met' and seen.streams_created(0), seen.summary()
     else:
-        seen = observe(port, 4)
-        assert seen.streams_created(0) == [], seen.summary()
+        # The whole window from display 0's surface on, display 1 open: no stream may come.
+        seen = watch(port, 4, [('display:0', 'primary-create'), ('display:1', 'opened')])
+        assert seen.stopped == 'stopped by caller' and seen.streams_created(0) == [], seen.summary()
         # Not for want of motion: the screen was redrawn all along.
         assert seen.frames(0) >= 20, seen.summary()
     assert seen.server_name == dom.name() and seen.errors == [], seen.summary()
@@ -182,14 +213,21 @@ def test_closed_port_is_an_error_not_a_hang():
 def test_a_second_client_takes_over_the_session(domains):
     """The caveat docs/verify-streaming.md gives administrators, proven."""
     dom, port = running_desktop(domains, 'twice')
-    first = start(port, 60)
-    if not first.wait_for('display:0', 'opened', timeout=60):
-        pytest.fail('the first client never opened display 0:\n%s' % first.stop().summary())
+    first = start(port, READY_TIMEOUT + 60)
+    # Every channel of the first session open (display 0 opens before inputs): the takeover
+    # then has each one to close.
+    wait_ready(first, DESKTOP_OPENED)
     second = observe(port, 20, until=ALL_OPEN)
     earlier = first.finish()
 
     assert second.errors == [] and DESKTOP_CHANNELS <= second.opened(), second.summary()
-    assert earlier.stopped == 'main channel closed', earlier.summary()
+    # The server drops the earlier session: spice-gtk reports that as 'closed', or as 'error-io'
+    # when the server's close cut a read short (seen 1 in 20 beside a booting guest). Either way
+    # the session ended by the server's doing, not on the client's deadline, and every channel
+    # of it reported its end.
+    ends = ('closed', 'error-io')
+    assert earlier.stopped in ['main channel %s' % end for end in ends], earlier.summary()
+    assert earlier.data['elapsed'] < READY_TIMEOUT + 60, earlier.summary()
     for channel in earlier.data['channels']:
-        assert channel['events'][-1][1] == 'closed', earlier.summary()
+        assert channel['events'][-1][1] in ends, earlier.summary()
     assert earlier.server_name == second.server_name == dom.name()

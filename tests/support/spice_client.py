@@ -144,6 +144,14 @@ class _Recorder:
         self.spice_gtk = None
         self.client_errors = []
         self.ended = None
+        # Set when the main channel closed or failed: the session is over, and the loop
+        # runs on (bounded) until every other channel has said so too.
+        self.main_ended = None
+
+    def channels_settled(self):
+        """Whether every channel that opened has reported its end (closed or an error)."""
+        return all(record['opened'] is None or (record['events'] and record['events'][-1][1] != 'opened')
+                   for record in self.channels.values())
 
     def now(self):
         return round(time.monotonic() - self.start, 4)
@@ -234,6 +242,11 @@ class _Recorder:
             'log_tail': list(self.log_tail),
             'client_errors': self.client_errors,
         }
+
+
+# How long the client waits, after the main channel ended, for the other channels to report
+# their end; seen well under a second on an idle machine, a few seconds beside a booting guest.
+CHANNELS_CLOSE_GRACE = 15.0
 
 
 def _frames_since_surface(record):
@@ -341,7 +354,13 @@ def run_client(uri, seconds, password=None, until=(), samples=None, dumps=None):
         if nick != 'opened' and record['type'] == 'display':
             forget_surface(record['id'])
         if record['type'] == 'main' and (nick == 'closed' or nick.startswith('error')):
-            stop('main channel %s' % nick)
+            # The server ended the session. spice-gtk reports the other channels' ends as their
+            # sockets close, which can come later than the main channel's: wait for them
+            # (bounded), so a document never shows a channel still open on a closed session.
+            rec.main_ended = 'main channel %s' % nick
+            GLib.timeout_add(int(CHANNELS_CLOSE_GRACE * 1000), stop, rec.main_ended)
+        if rec.main_ended is not None and rec.channels_settled():
+            stop(rec.main_ended)
         _emit_event({'t': when, 'channel': key, 'event': nick,
                      'message': record['error'] if nick.startswith('error') else None})
 
