@@ -278,6 +278,20 @@ class GuestVM:
         raise GuestError('channel %s of %s stayed %r, not %r, for %d s\n%s'
                          % (name, self.name, seen, state, timeout, self.serial_tail()))
 
+    def wait_until(self, what, probe, done, timeout=120, interval=0.5):
+        """Call ``probe()`` until ``done(value)`` holds and return that value; on timeout raise
+        naming ``what``, the last value seen, and the serial tail.  For effects in the guest
+        that come a moment after the state a test waited for (a line the agent logs)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = probe()
+            if done(seen):
+                return seen
+            if time.monotonic() > deadline:
+                raise GuestError('%s: %s not within %d s; last seen: %r\n%s'
+                                 % (self.name, what, timeout, seen, self.serial_tail()))
+            time.sleep(interval)
+
     # --- the guest -----------------------------------------------------------------------
     def serial_tail(self, lines=40):
         """The last lines of the serial console (kernel, systemd, e2e scripts), as text."""

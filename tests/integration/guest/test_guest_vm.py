@@ -76,8 +76,10 @@ def test_stand_in_agent_connects_from_a_real_x_session(guest, tmp_path):
     assert start[0]['settings']['framerate'] == 7
     assert start[0]['settings']['gst'] == {'syntax': '0.3', 'codec': 'mjpeg', 'props': {}}
     assert start[0]['display'] == ':1' and start[0]['user'] == 1000
-    assert any(event['event'] == 'capabilities' for event in _events(guest)), \
-        'spice-server sent CAPABILITIES when the port opened, and the agent saw it'
+    # spice-server sends CAPABILITIES when the port opens; the agent logs it once it has read it.
+    guest.wait_until('the agent logging the CAPABILITIES spice-server sent when the port opened',
+                     lambda: _events(guest), lambda seen: any(event['event'] == 'capabilities' for event in seen),
+                     timeout=120)
 
     # Only one process can hold the port: a second agent fails like the real one.
     second = guest.ssh('DISPLAY=:1 /usr/bin/spice-streaming-agent', user='desk', check=False)

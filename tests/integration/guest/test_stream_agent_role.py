@@ -196,9 +196,11 @@ def session_sees_agent(vm):
     vm.start_x_session(display=':1')
     try:
         vm.wait_channel_state('connected', timeout=180)
-        starts = [event for event in _events(vm) if event['event'] == 'start']
+        # The agent logs port-open just after its open(), which the host may see first.
+        events = vm.wait_until('the agent logging port-open', lambda: _events(vm),
+                               lambda seen: any(event['event'] == 'port-open' for event in seen), timeout=120)
+        starts = [event for event in events if event['event'] == 'start']
         assert len(starts) == 1, starts
-        assert any(event['event'] == 'port-open' for event in _events(vm))
     finally:
         vm.end_x_session(display=':1')
     vm.wait_channel_state('disconnected', timeout=120)
