@@ -69,32 +69,49 @@ def _collection_files():
             if path and os.path.exists(os.path.join(REPO_ROOT, path))]
 
 
-def _stand_in_pip_bootstrap():
+def _stand_in_pip_bootstrap(home):
     """ansible-test's sanity venvs bootstrap pip with a script it downloads from a host
-    this CI cannot reach; its documented alternative is a script in its cache."""
+    this CI cannot reach; its documented alternative is a script in its cache
+    (``~/.ansible/test/cache/get_pip_<version>.py``, under the HOME it runs with)."""
     import ansible_test
     source = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')
     with open(source, encoding='utf-8') as handle:
         versions = set(re.findall(r"pip='([0-9.]+)'", handle.read()))
+    assert versions, 'no pip version found in %s: ansible-test changed how it pins pip' % source
     for version in versions:
-        cached = os.path.expanduser('~/.ansible/test/cache/get_pip_%s.py' % version.replace('.', '_'))
-        if not os.path.exists(cached):
-            os.makedirs(os.path.dirname(cached), exist_ok=True)
-            shutil.copy(os.path.join(REPO_ROOT, 'scripts', 'lib', 'ansible_test_get_pip.py'), cached)
+        cached = os.path.join(home, '.ansible', 'test', 'cache', 'get_pip_%s.py' % version.replace('.', '_'))
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        shutil.copy(os.path.join(REPO_ROOT, 'scripts', 'lib', 'ansible_test_get_pip.py'), cached)
 
 
 def test_ansible_test_sanity(tmp_path):
+    """ansible-test sanity on a copy of the collection, with a HOME of its own.
+
+    ansible-test keeps its sanity venvs and its pip bootstrap script under
+    ``~/.ansible/test`` and passes only PATH, HOME and a few variables to pip, which
+    then reads the user's pip configuration (``~/.pip/pip.conf``,
+    ``~/.config/pip/pip.conf``) and cache. All of that belongs to whoever used the
+    machine before: another collection's venvs, an older bootstrap script, a pip
+    configuration pointing at a private index. With a HOME made for this run the gate
+    depends on none of it, and every run builds its venvs the way a fresh machine does.
+    """
+    home = tmp_path / 'home'
     root = tmp_path / 'ansible_collections' / 'spice' / 'streaming'
     for path in _collection_files():
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(os.path.join(REPO_ROOT, path), target)
-    _stand_in_pip_bootstrap()
+    _stand_in_pip_bootstrap(str(home))
+    env = ansible_env()
+    env['HOME'] = str(home)
     proc, log = _run([os.path.join(BIN, 'ansible-test'), 'sanity', '--python',
                       '%d.%d' % sys.version_info[:2], '--requirements', '--color', 'no'],
-                     cwd=str(root), timeout=2400)
+                     cwd=str(root), timeout=2400, env=env)
     assert proc.returncode == 0, log
     assert 'ERROR' not in proc.stdout, log
+    # The venvs were built under the HOME made for this run, not the user's.
+    venvs = glob.glob(str(home / '.ansible' / 'test' / 'venv' / 'sanity.*'))
+    assert venvs, 'ansible-test built no sanity venv under the HOME it was given:\n%s' % log
 
 
 def test_changelog_lints():
