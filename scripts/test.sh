@@ -29,7 +29,7 @@ if [ "${1:-}" = "--fresh" ]; then
   started=$(date +%s)
   set +e
   (cd "$fresh/clone" && env -u SPICE_STREAMING_VENV -u SPICE_STREAMING_COLLECTIONS -u PIP_CONFIG_FILE \
-     HOME="$fresh/home" XDG_CACHE_HOME="$fresh/home/.cache" XDG_CONFIG_HOME="$fresh/home/.config" \
+     -u XDG_CACHE_HOME -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$fresh/home" \
      SPICE_STREAMING_IMAGE_CACHE="$fresh/image-cache" \
      bash scripts/test.sh "$@" </dev/null)
   rc=$?

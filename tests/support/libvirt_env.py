@@ -165,8 +165,10 @@ def start_module(module, args, check=False, diff=False, interpreter=SYSTEM_PYTHO
         env['ANSIBLE_PIPELINING'] = 'True'
         # The module's own temporary directory, where that user may create it.
         env['ANSIBLE_REMOTE_TEMP'] = '~/.ansible/tmp'
-        # su keeps it, and libvirt would look for that user's session socket in root's runtime dir.
-        env.pop('XDG_RUNTIME_DIR', None)
+        # su keeps them, and libvirt would look for that user's session socket in root's
+        # runtime or cache directory (XDG_CACHE_HOME stands in for an unset XDG_RUNTIME_DIR).
+        for name in ('XDG_RUNTIME_DIR', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME'):
+            env.pop(name, None)
     command = _playbook_command(playbook, 'localhost,', check, diff, {
         'module_args': args, 'result_file': result_file, 'ansible_python_interpreter': interpreter})
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
