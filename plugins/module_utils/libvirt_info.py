@@ -20,6 +20,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_state impor
     streaming_state,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    DEFAULT_TIMEOUT,
+    connect,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
     ConnectionPool,
@@ -203,10 +207,10 @@ def gather(conn, uri, names, exclude, pool=None):
     }
 
 
-def read_host(uri, names=('*',), exclude=(), parallel=1):
+def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT):
     """Connect read-only to ``uri``, :func:`gather`, and close; StreamingError on failure."""
-    conn = libvirt_streaming.connect(uri, read_only=True)
-    pool = ConnectionPool(conn, uri, parallel, read_only=True)
+    conn = connect(uri, read_only=True, timeout=timeout, read_only_why='this module only reads')
+    pool = ConnectionPool(conn, uri, parallel, read_only=True, timeout=timeout)
     try:
         result = gather(conn, uri, list(names), list(exclude), pool=pool)
         if pool.note():

@@ -50,6 +50,12 @@ from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
 )
+# StreamingError and connect live with the rest of the connection logic; they are
+# imported from here by the modules and libvirt_restart as well.
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (  # pylint: disable=unused-import
+    StreamingError,
+    connect,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
     ConnectionPool,
@@ -81,35 +87,6 @@ def ensure_bindings(module):
         msg=missing_required_lib('lxml', reason='to edit domain XML (Debian/Ubuntu: apt install '
                                                 'python3-lxml; Fedora/RHEL: dnf install python3-lxml)'),
         exception=domain_xml.LXML_IMPORT_ERROR)
-
-
-class StreamingError(Exception):
-    """A run that must stop; ``msg`` says what happened and what to do."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
-
-
-def _quiet_libvirt(_ctx, _err):
-    """libvirt prints every error on stderr by default; the module reports them itself."""
-
-
-def connect(uri, read_only=False):
-    """Open ``uri``; a read-only connection where nothing will be written (check mode)."""
-    libvirt.registerErrorHandler(_quiet_libvirt, None)
-    try:
-        return libvirt.openReadOnly(uri) if read_only else libvirt.open(uri)
-    except libvirt.libvirtError as err:
-        raise StreamingError(
-            'could not connect to libvirt at %s on %s%s: %s. Check that libvirtd (or virtqemud) '
-            'runs there, that the URI is right, and that the user the task runs as may use it '
-            '(root, or a member of the libvirt group, or allowed by polkit); '
-            "'virsh %s-c %s version' shows the same error." % (
-                uri, socket.gethostname(), ' (read-only, as check mode opens it)' if read_only else '',
-                err.get_error_message() or err, '-r ' if read_only else '', uri),
-            uri=uri) from err
 
 
 def hypervisor_name(conn):

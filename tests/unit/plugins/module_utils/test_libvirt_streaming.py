@@ -328,6 +328,19 @@ def test_check_mode_connection_error_names_the_read_only_command():
     assert "'virsh -r -c qemu+unix:///system?socket=/nonexistent/sock version'" in raised.value.msg
 
 
+def test_a_read_only_connection_error_says_why_only_when_given():
+    uri = 'qemu+unix:///system?socket=/nonexistent/sock'
+    with pytest.raises(ls.StreamingError) as check_mode:
+        ls.connect(uri, read_only=True, read_only_why='as check mode opens it')
+    assert ' (read-only, as check mode opens it): ' in check_mode.value.msg
+    with pytest.raises(ls.StreamingError) as bare:
+        ls.connect(uri, read_only=True)
+    assert ' (read-only): ' in bare.value.msg and 'check mode' not in bare.value.msg
+    with pytest.raises(ls.StreamingError) as writable:
+        ls.connect(uri, read_only_why='as check mode opens it')
+    assert 'read-only' not in writable.value.msg and 'check mode' not in writable.value.msg
+
+
 def test_a_lost_connection_stops_at_once_with_one_message(conn):
     for index in range(4):
         conn.define('q35-spice-virtmanager.xml', 'u-lost-%d' % index)
