@@ -35,8 +35,9 @@ description:
     streaming mode change, a channel where libvirt refuses the hot-plug or the domain has no
     virtio-serial controller) is returned per domain with the reason, and in RV(restart_required).
     No running domain is stopped or restarted unless O(restart=when_needed) asks for it.
-  - Transient domains are left alone (defining one would make it persistent). Domains without
-    SPICE graphics selected by a pattern are skipped with a reason.
+  - Transient domains are never defined (that would make them persistent). Selected by a pattern,
+    a transient domain, like a domain without SPICE graphics, is skipped with a reason; named
+    exactly, either is unfit (see O(unfit_domains)).
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
@@ -57,8 +58,8 @@ options:
   unfit_domains:
     description:
       - What to do with a selected domain that cannot be brought to the asked state (an exact
-        name without SPICE graphics, another port named C(org.spice-space.stream.0), an unknown
-        exact name, an unreadable definition).
+        name without SPICE graphics, a transient domain named exactly, another port named
+        C(org.spice-space.stream.0), an unknown exact name, an unreadable definition).
       - V(fail) stops the task before anything is changed, naming every such domain in one
         message.
       - V(skip) leaves those domains alone, returns each with its reason in
@@ -76,6 +77,12 @@ options:
         leaves out (or sets to V(null)) comes from the task's own O(streaming_mode) and
         O(agent_channel).
       - An override only changes the request for domains that O(name) and O(exclude) select.
+      - Each O(overrides[].name) entry that changes nothing is a warning naming the entry and the
+        hypervisor, and the task goes on. That is an entry that matches none of the selected
+        domains (a mistyped exact name, with the closest selected name as a hint, or a pattern
+        that matches nothing), or one whose every domain an earlier override already matches (it
+        is shadowed: put the more specific override first). A broad pattern after specific
+        entries, which takes the domains they leave, is not warned about.
     type: list
     elements: dict
     default: []
@@ -359,8 +366,8 @@ report:
   version_added: 0.2.0
 skipped_domains:
   description:
-    - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
-      and with O(unfit_domains=skip) every unfit domain).
+    - Domains left alone, with the reason (transient or without SPICE graphics when selected by a
+      pattern, and with O(unfit_domains=skip) every unfit domain).
   returned: always
   type: dict
   sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}

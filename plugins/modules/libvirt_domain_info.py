@@ -157,8 +157,8 @@ domains:
       description:
         - What would stop or trouble M(spice.streaming.libvirt_domain) on this domain, as sentences
           (a non-spiceport port named C(org.spice-space.stream.0), duplicated stream channels, a
-          stream channel without a virtio-serial controller, no SPICE graphics when named exactly,
-          a definition that cannot be read).
+          stream channel without a virtio-serial controller, no SPICE graphics or a transient
+          domain when named exactly, a definition that cannot be read).
       type: list
       elements: str
     skipped:
