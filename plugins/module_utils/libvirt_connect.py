@@ -109,7 +109,9 @@ def open_connection(uri, read_only=False, timeout=DEFAULT_TIMEOUT):
     """Open ``uri`` with keepalive; libvirtError as libvirt raises it, ConnectTimeout when silent."""
     libvirt.registerErrorHandler(_quiet_libvirt, None)
     ensure_event_loop()
-    state = {'conn': None, 'error': None, 'abandoned': False}
+    opened = []     # the connection, once open
+    errors = []     # or libvirt's error
+    abandoned = []  # set when the caller stopped waiting
     lock = threading.Lock()
 
     def opening():
@@ -118,33 +120,34 @@ def open_connection(uri, read_only=False, timeout=DEFAULT_TIMEOUT):
             conn = libvirt.openReadOnly(uri) if read_only else libvirt.open(uri)
             _set_keepalive(conn, timeout)
         except libvirt.libvirtError as err:
-            state['error'] = err
+            errors.append(err)
+        if conn is None:
+            return
         with lock:
-            if not state['abandoned']:
-                state['conn'] = conn
-                return
-        # Nobody waits for this connection any more.
-        if conn is not None and state['error'] is None:
-            try:
-                conn.close()
-            except libvirt.libvirtError:
-                pass
+            keep = not errors and not abandoned
+            if keep:
+                opened.append(conn)
+        if not keep:
+            # Keepalive refused, or nobody waits for this connection any more.
+            _close_quietly(conn)
 
     thread = threading.Thread(target=opening, name='libvirt-open', daemon=True)
     thread.start()
     thread.join(timeout)
     with lock:
         if thread.is_alive():
-            state['abandoned'] = True
+            abandoned.append(True)
             raise ConnectTimeout('no answer within %d s' % timeout)
-    if state['error'] is not None:
-        if state['conn'] is not None:
-            try:
-                state['conn'].close()
-            except libvirt.libvirtError:
-                pass
-        raise state['error']
-    return state['conn']
+    if errors:
+        raise errors[0]
+    return opened[0]
+
+
+def _close_quietly(conn):
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        pass
 
 
 def connect(uri, read_only=False, timeout=DEFAULT_TIMEOUT, read_only_why=None):

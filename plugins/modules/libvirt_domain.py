@@ -81,7 +81,7 @@ options:
         hypervisor, and the task goes on. That is an entry that matches none of the selected
         domains (a mistyped exact name, with the closest selected name as a hint, or a pattern
         that matches nothing), or one whose every domain an earlier override already matches (it
-        is shadowed: put the more specific override first). A broad pattern after specific
+        is shadowed; put the more specific override first). A broad pattern after specific
         entries, which takes the domains they leave, is not warned about.
     type: list
     elements: dict

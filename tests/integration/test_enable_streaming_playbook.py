@@ -139,3 +139,13 @@ def test_overrides_take_the_modules_streaming_mode_key_and_its_mode_alias(domain
     assert "override #3 (name '%s-kiosk1') matches none of the 3 selected domains" % domains.prefix in output
     assert "Did you mean '%s'?" % domains.name('kiosk') in output
     assert "override #4 (name '%s-k*') changes nothing" % domains.prefix in output
+
+    # Both keys in one entry: refused by the role's validation, nothing changed.
+    before = domains.snapshot()
+    both = _inventory(tmp_path, host_streaming_domains=[domains.prefix + '-*'], host_streaming_backup=False,
+                      host_streaming_overrides=[{'name': [domains.name('kiosk')], 'streaming_mode': 'all',
+                                                 'mode': 'off'}])
+    proc = run_playbook(PLAYBOOK, both)
+    assert recap(proc)['failed'] == 1, proc.stdout
+    assert 'mutually exclusive: streaming_mode|mode' in proc.stdout, proc.stdout
+    assert domains.snapshot() == before
