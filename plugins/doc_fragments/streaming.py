@@ -58,6 +58,37 @@ options:
     type: list
     elements: str
     default: []
+  parallel:
+    description:
+      - How many libvirt connections the per-domain work (reading, checking, defining, starting)
+        is spread over, one thread each; V(1) is one connection and no thread. Connections are
+        opened when there is work for them, never more than there are domains to process.
+      - libvirtd serves connections in parallel, so a few connections finish a large hypervisor
+        sooner than any serial loop (see the README's speed section for measurements). Each
+        connection is one client of the daemon (its C(max_clients), default 5000) with one call
+        in flight, served by one of its workers. When the daemon refuses a connection, the task
+        runs with the ones it has and warns.
+      - At most V(10), half of libvirtd's default C(max_workers) (20, the calls it serves at once
+        for all its clients), so that the task never takes every worker and other clients
+        (C(virsh), virt-manager, another task) are still answered; measurements show no gain
+        beyond V(4). A larger value fails the task before it connects.
+      - Every guarantee holds whatever the value (plan before any define, a re-read before each
+        define, results in name order, one message when the connection is lost).
+    type: int
+    default: 4
+    version_added: 0.2.0
+  libvirt_timeout:
+    description:
+      - Seconds libvirt may stay silent before the task gives up on the hypervisor, at least V(1).
+      - Bounds opening each connection (libvirt itself has no connect timeout) and every call
+        after it, through libvirt's keepalive, which pings the daemon and drops the connection
+        when it has not answered for about this long. A busy daemon still answers the pings, so
+        long operations (a define, a domain start) are never cut short.
+      - A hypervisor that does not answer in time fails the task with a message that names the
+        host and the URI; other hypervisors of the play go on.
+    type: int
+    default: 30
+    version_added: 0.2.0
 requirements:
   - libvirt-python (C(python3-libvirt) on Debian and Fedora family systems)
   - lxml (C(python3-lxml))

@@ -20,6 +20,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_state impor
     streaming_state,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    DEFAULT_TIMEOUT,
+    connect,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
     ConnectionPool,
@@ -37,6 +41,12 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
 )
+
+
+TRANSIENT_NAMED_EXACTLY = (
+    'transient (it runs without a persistent definition) and named exactly: libvirt_domain refuses '
+    'it, since defining it would make it persistent; define it yourself first if it should be '
+    'managed, or leave it out of name')
 
 
 def _connection_lost(host, uri, read, total, err):
@@ -81,7 +91,8 @@ def describe(info, inactive_root, live_root, exact):
 
     ``inactive_root`` is ``None`` for a transient domain, ``live_root`` for one
     that is not running.  ``exact`` says the domain was named exactly: then,
-    as in libvirt_domain, missing SPICE graphics is a problem, not a skip.
+    as in libvirt_domain, missing SPICE graphics (or a transient domain) is a
+    problem, not a skip.
     """
     definition = inactive_root if inactive_root is not None else live_root
     defined = streaming_state(definition)
@@ -99,7 +110,10 @@ def describe(info, inactive_root, live_root, exact):
         if inactive_root is not None:
             info['restart_required'] = live_gaps(inactive_root, live_root)
     info['problems'] = domain_problems(definition, require_spice=exact)
-    if inactive_root is None:
+    if inactive_root is None and exact:
+        # Named exactly, libvirt_domain refuses it (unfit), as it does a non-SPICE one.
+        info['problems'].append(TRANSIENT_NAMED_EXACTLY)
+    elif inactive_root is None:
         info['skipped'], info['reason'] = True, SKIP_TRANSIENT
     elif not has_spice and not exact:
         info['skipped'], info['reason'] = True, SKIP_NO_SPICE
@@ -203,10 +217,10 @@ def gather(conn, uri, names, exclude, pool=None):
     }
 
 
-def read_host(uri, names=('*',), exclude=(), parallel=1):
+def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT):
     """Connect read-only to ``uri``, :func:`gather`, and close; StreamingError on failure."""
-    conn = libvirt_streaming.connect(uri, read_only=True)
-    pool = ConnectionPool(conn, uri, parallel, read_only=True)
+    conn = connect(uri, read_only=True, timeout=timeout, read_only_why='this module only reads')
+    pool = ConnectionPool(conn, uri, parallel, read_only=True, timeout=timeout)
     try:
         result = gather(conn, uri, list(names), list(exclude), pool=pool)
         if pool.note():

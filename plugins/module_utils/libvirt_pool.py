@@ -11,8 +11,12 @@ one: reads and defines of a thousand domains finish sooner than any serial loop.
 Each connection counts as one client of the daemon and has at most one call in
 flight, so a pool of N needs N of the daemon's ``max_clients`` and N of its
 ``max_workers`` (libvirtd defaults: 5000 and 20); ``max_client_requests`` (5 per
-client) is never the limit.  When the daemon refuses a connection, the pool runs
-with the ones it has and says so.
+client) is never the limit.  So ``parallel`` is capped (``MAX_PARALLEL``, half of
+the default ``max_workers``), and the pool opens its connections when there is
+work for them, never more than there are items to spread: one domain needs no
+second connection.  When the daemon refuses a connection, the pool runs with the
+ones it has and says so.  Every connection is opened by ``libvirt_connect``, so none
+can hang.
 
 The callers keep every guarantee of the serial code: each item runs on exactly
 one connection, results come back in the items' order, and a lost connection
@@ -21,6 +25,7 @@ stops every worker before it takes another item.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 try:
@@ -28,10 +33,14 @@ try:
 except ImportError:  # libvirt_streaming.ensure_bindings reports it
     libvirt = None
 
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    DEFAULT_TIMEOUT,
+    MAX_PARALLEL,
+    ConnectTimeout,
+    open_connection,
+)
+
 NOT_STARTED = object()
-# Four connections: measured on 1000 domains (bench/run.sh parallel), reads and defines
-# gain little beyond four on a small hypervisor, and four stays far below the daemon's limits.
-DEFAULT_PARALLEL = 4
 
 
 class Worker:
@@ -71,32 +80,40 @@ class Outcome:
 
 
 class ConnectionPool:
-    """``size`` connections to one URI: the caller's own, and ``size - 1`` opened here."""
+    """Up to ``size`` connections to one URI: the caller's own, and the others opened here
+    when :meth:`map` has work for them (at most ``MAX_PARALLEL`` in all)."""
 
-    def __init__(self, conn, uri, size=1, read_only=False, opener=None):
+    def __init__(self, conn, uri, size=1, read_only=False, opener=None, timeout=DEFAULT_TIMEOUT):
         self.uri = uri
-        self.wanted = max(1, size)
+        self.wanted = max(1, min(size, MAX_PARALLEL))
         self.workers = [Worker(conn, main=True)]
+        self.asked = 1
         self.refused = None
-        opener = opener or (libvirt.openReadOnly if read_only else libvirt.open)
-        for _index in range(self.wanted - 1):
-            try:
-                self.workers.append(Worker(opener(uri)))
-            except libvirt.libvirtError as err:
-                # The daemon's max_clients (or a policy) said no: run with what we have.
-                self.refused = err.get_error_message() or str(err)
-                break
+        self._opener = opener or functools.partial(open_connection, read_only=read_only, timeout=timeout)
 
     @property
     def size(self):
         return len(self.workers)
 
+    def _grow(self, count):
+        """Have ``count`` connections (never more than ``size``), unless the daemon refused one."""
+        count = min(count, self.wanted)
+        self.asked = max(self.asked, count)
+        while self.size < count and self.refused is None:
+            try:
+                self.workers.append(Worker(self._opener(self.uri)))
+            except (libvirt.libvirtError, ConnectTimeout) as err:
+                # The daemon's max_clients (or a policy) said no, or it did not answer in
+                # time: run with what we have.
+                self.refused = (err.get_error_message() if isinstance(err, libvirt.libvirtError)
+                                else None) or str(err)
+
     def note(self):
         """A sentence when the daemon gave fewer connections than asked, else None."""
-        if self.size >= self.wanted:
+        if self.size >= self.asked:
             return None
         return ('libvirt at %s accepted %d of the %d connections asked for (%s); the task ran with %d'
-                % (self.uri, self.size, self.wanted, self.refused, self.size))
+                % (self.uri, self.size, self.asked, self.refused, self.size))
 
     def map(self, func, items):
         """``func(worker, item)`` for every item; a list of :class:`Outcome` in the items' order.
@@ -108,6 +125,7 @@ class ConnectionPool:
         """
         items = list(items)
         outcomes = [Outcome() for _item in items]
+        self._grow(len(items))
         if self.size == 1 or len(items) < 2:
             for index, item in enumerate(items):
                 if not self._run_one(func, self.workers[0], item, outcomes[index]):

@@ -23,6 +23,7 @@ A run has two passes so that bad input changes nothing:
 from __future__ import annotations
 
 import datetime
+import difflib
 import fnmatch
 import hashlib
 import os
@@ -49,6 +50,12 @@ from ansible.module_utils.common.respawn import (
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
+)
+# StreamingError and connect live with the rest of the connection logic; they are
+# imported from here by the modules and libvirt_restart as well.
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (  # pylint: disable=unused-import
+    StreamingError,
+    connect,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
@@ -81,35 +88,6 @@ def ensure_bindings(module):
         msg=missing_required_lib('lxml', reason='to edit domain XML (Debian/Ubuntu: apt install '
                                                 'python3-lxml; Fedora/RHEL: dnf install python3-lxml)'),
         exception=domain_xml.LXML_IMPORT_ERROR)
-
-
-class StreamingError(Exception):
-    """A run that must stop; ``msg`` says what happened and what to do."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
-
-
-def _quiet_libvirt(_ctx, _err):
-    """libvirt prints every error on stderr by default; the module reports them itself."""
-
-
-def connect(uri, read_only=False):
-    """Open ``uri``; a read-only connection where nothing will be written (check mode)."""
-    libvirt.registerErrorHandler(_quiet_libvirt, None)
-    try:
-        return libvirt.openReadOnly(uri) if read_only else libvirt.open(uri)
-    except libvirt.libvirtError as err:
-        raise StreamingError(
-            'could not connect to libvirt at %s on %s%s: %s. Check that libvirtd (or virtqemud) '
-            'runs there, that the URI is right, and that the user the task runs as may use it '
-            '(root, or a member of the libvirt group, or allowed by polkit); '
-            "'virsh %s-c %s version' shows the same error." % (
-                uri, socket.gethostname(), ' (read-only, as check mode opens it)' if read_only else '',
-                err.get_error_message() or err, '-r ' if read_only else '', uri),
-            uri=uri) from err
 
 
 def hypervisor_name(conn):
@@ -215,6 +193,66 @@ def selection_warning(selection, names, exclude, host, uri):
     return None
 
 
+def override_matches(entry, name):
+    """Whether one override ``name`` entry (an exact name, or a shell pattern) stands for ``name``."""
+    return entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
+
+
+def _override_label(number, entry):
+    return "override #%d (name '%s')" % (number, entry)
+
+
+def _some_names(names, limit=5):
+    shown = ', '.join("'%s'" % name for name in names[:limit])
+    return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
+
+
+def override_warnings(overrides, selected_names, host, uri):
+    """Sentences for each override entry that changes nothing on this hypervisor; pure.
+
+    ``overrides`` is ``[(entries, request)]`` as :class:`StreamingRun` takes it, the
+    first override that matches a domain wins.  An entry changes nothing when it
+    matches none of the selected domains (a mistyped exact name, a pattern that
+    matches nothing), or when every domain it matches is already matched by an
+    earlier override (it is shadowed).  An entry only partly shadowed (a broad
+    pattern after a specific one, the documented way to layer them) is fine.
+    """
+    if not selected_names:
+        return []   # the selection itself is warned about (or fails) already
+    warnings = []
+    claimed = {}    # domain -> (number, entry) of the earlier override that wins it
+    for number, (entries, _request) in enumerate(overrides, 1):
+        won = {}
+        for entry in entries:
+            label = _override_label(number, entry)
+            matched = [name for name in selected_names if override_matches(entry, name)]
+            if not matched:
+                hint = ''
+                if not _is_pattern(entry):
+                    # The closest name only: names of one fleet share long prefixes.
+                    close = difflib.get_close_matches(entry, selected_names, n=1, cutoff=0.8)
+                    if close:
+                        hint = " Did you mean '%s'?" % close[0]
+                warnings.append(
+                    "%s matches none of the %d selected domains on %s (%s), so it changes nothing.%s "
+                    "Check the names with 'virsh -c %s list --all', and that name and exclude select "
+                    'the domain.' % (label, len(selected_names), host, uri, hint, uri))
+                continue
+            if all(name in claimed for name in matched):
+                winners = sorted({claimed[name] for name in matched})
+                warnings.append(
+                    '%s changes nothing on %s (%s): every domain it matches (%s) is matched first by '
+                    '%s, and the first override that matches a domain wins. Put the more specific '
+                    'override first, or remove this one.'
+                    % (label, host, uri, _some_names(matched),
+                       ' and '.join(_override_label(*winner) for winner in winners)))
+            for name in matched:
+                won.setdefault(name, (number, entry))
+        for name, winner in won.items():
+            claimed.setdefault(name, winner)
+    return warnings
+
+
 def _digest(text):
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
 
@@ -250,6 +288,12 @@ SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
                   'define it yourself first if it should be managed')
 SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
 SKIP_VANISHED = 'the domain disappeared while the task ran'
+# A transient domain named exactly: asked for by name, so unfit (as a domain named
+# exactly without SPICE is), where one a pattern selects is a skip (SKIP_TRANSIENT).
+UNFIT_TRANSIENT = ('is transient (it runs without a persistent definition): defining it would make '
+                   'it persistent, so it cannot be managed. Define it yourself first if it should be '
+                   "managed ('virsh dumpxml' it to a file, then 'virsh define' that file), or leave "
+                   'it out of name')
 
 
 def unknown_name_sentence(name, host, uri):
@@ -318,8 +362,7 @@ class StreamingRun:
         if name not in self._requests:
             self._requests[name] = next(
                 (request for entries, request in self.overrides
-                 if any(entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
-                        for entry in entries)),
+                 if any(override_matches(entry, name) for entry in entries)),
                 self.request)
         return self._requests[name]
 
@@ -340,6 +383,8 @@ class StreamingRun:
         (and every exact name in ``unknown`` that matches no domain).
         """
         problems = {name: NO_SUCH_DOMAIN for name in unknown}
+        self.warnings.extend(override_warnings(
+            self.overrides, [selected.name for selected in selected_domains], self.host, self.uri))
         outcomes = self.pool.map(self._plan_one, selected_domains)
         # Merged in the selection's order, whatever order the workers finished in.
         for selected, outcome in zip(selected_domains, outcomes):
@@ -424,6 +469,8 @@ class StreamingRun:
         """
         result = _new_result(selected)
         if not selected.persistent:
+            if selected.exact:
+                return result, UNFIT_TRANSIENT, None, None, None
             _skip(result, SKIP_TRANSIENT)
             return result, None, None, None, None
         try:

@@ -35,8 +35,9 @@ description:
     streaming mode change, a channel where libvirt refuses the hot-plug or the domain has no
     virtio-serial controller) is returned per domain with the reason, and in RV(restart_required).
     No running domain is stopped or restarted unless O(restart=when_needed) asks for it.
-  - Transient domains are left alone (defining one would make it persistent). Domains without
-    SPICE graphics selected by a pattern are skipped with a reason.
+  - Transient domains are never defined (that would make them persistent). Selected by a pattern,
+    a transient domain, like a domain without SPICE graphics, is skipped with a reason; named
+    exactly, either is unfit (see O(unfit_domains)).
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
@@ -57,8 +58,8 @@ options:
   unfit_domains:
     description:
       - What to do with a selected domain that cannot be brought to the asked state (an exact
-        name without SPICE graphics, another port named C(org.spice-space.stream.0), an unknown
-        exact name, an unreadable definition).
+        name without SPICE graphics, a transient domain named exactly, another port named
+        C(org.spice-space.stream.0), an unknown exact name, an unreadable definition).
       - V(fail) stops the task before anything is changed, naming every such domain in one
         message.
       - V(skip) leaves those domains alone, returns each with its reason in
@@ -76,6 +77,12 @@ options:
         leaves out (or sets to V(null)) comes from the task's own O(streaming_mode) and
         O(agent_channel).
       - An override only changes the request for domains that O(name) and O(exclude) select.
+      - Each O(overrides[].name) entry that changes nothing is a warning naming the entry and the
+        hypervisor, and the task goes on. That is an entry that matches none of the selected
+        domains (a mistyped exact name, with the closest selected name as a hint, or a pattern
+        that matches nothing), or one whose every domain an earlier override already matches (it
+        is shadowed; put the more specific override first). A broad pattern after specific
+        entries, which takes the domains they leave, is not warned about.
     type: list
     elements: dict
     default: []
@@ -142,20 +149,6 @@ options:
         what waits for a cold start.
     type: bool
     default: true
-  parallel:
-    description:
-      - How many libvirt connections the per-domain work (reading, checking, defining, starting)
-        is spread over, one thread each; V(1) is one connection and no thread.
-      - libvirtd serves connections in parallel, so a few connections finish a large hypervisor
-        sooner than any serial loop (see the README's speed section for measurements). Each
-        connection is one client of the daemon (its C(max_clients), default 5000) with one call
-        in flight (C(max_workers), default 20, bounds how many calls it serves at once). When the
-        daemon refuses a connection, the task runs with the ones it has and warns.
-      - Every guarantee holds whatever the value (plan before any define, a re-read before each
-        define, results in name order, one message when the connection is lost).
-    type: int
-    default: 4
-    version_added: 0.2.0
   backup:
     description:
       - Keep the original persistent definition of every domain the module changes, in
@@ -373,8 +366,8 @@ report:
   version_added: 0.2.0
 skipped_domains:
   description:
-    - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
-      and with O(unfit_domains=skip) every unfit domain).
+    - Domains left alone, with the reason (transient or without SPICE graphics when selected by a
+      pattern, and with O(unfit_domains=skip) every unfit domain).
   returned: always
   type: dict
   sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}
@@ -407,10 +400,12 @@ connection_lost:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
-    DEFAULT_PARALLEL,
-    ConnectionPool,
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    connect,
+    libvirt_argument_spec,
+    option_problem,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import ConnectionPool
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import (
     RESTART_CHOICES,
     RestartPolicy,
@@ -419,7 +414,6 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart im
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     StreamingRun,
-    connect,
     ensure_bindings,
     select,
     selection_warning,
@@ -432,10 +426,8 @@ from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
 
 
 def argument_spec():
-    spec = dict(
-        uri=dict(type='str', default='qemu:///system'),
-        name=dict(type='list', elements='str', required=True, aliases=['domains']),
-        exclude=dict(type='list', elements='str', default=[]),
+    spec = libvirt_argument_spec()
+    spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
         overrides=dict(type='list', elements='dict', default=[], options=dict(
@@ -449,7 +441,6 @@ def argument_spec():
         force_off=dict(type='bool', default=False),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
-        parallel=dict(type='int', default=DEFAULT_PARALLEL),
     )
     spec.update(streaming_argument_spec())
     return spec
@@ -470,12 +461,14 @@ def run_module(module):
                                params['force_off'])
     except ValueError as err:
         module.fail_json(msg=str(err))
-    if params['parallel'] < 1:
-        module.fail_json(msg='parallel must be at least 1 (1 = one connection, no threads), got %d'
-                         % params['parallel'])
+    problem = option_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
     request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
-    conn = connect(params['uri'], read_only=module.check_mode)
-    pool = ConnectionPool(conn, params['uri'], params['parallel'], read_only=module.check_mode)
+    conn = connect(params['uri'], read_only=module.check_mode, timeout=params['libvirt_timeout'],
+                   read_only_why='as check mode opens it')
+    pool = ConnectionPool(conn, params['uri'], params['parallel'], read_only=module.check_mode,
+                          timeout=params['libvirt_timeout'])
     try:
         run = StreamingRun(
             conn, params['uri'], request,
@@ -483,8 +476,6 @@ def run_module(module):
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
             overrides=_overrides(params, request), pool=pool)
-        if pool.note():
-            run.warnings.append(pool.note())
         selection = select(conn, params['name'], params['exclude'])
         warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
         if warning and params['require_match'] and not selection.domains:
@@ -499,6 +490,8 @@ def run_module(module):
     finally:
         pool.close()
         conn.close()
+    if pool.note():
+        run.warnings.append(pool.note())
     for text in run.warnings:
         module.warn(text)
     result = run.summary()

@@ -40,12 +40,6 @@ options:
     required: false
     default: ['*']
     aliases: [ domains ]
-  parallel:
-    description:
-      - How many read-only libvirt connections the reads are spread over, one thread each; V(1)
-        is one connection and no thread. See O(spice.streaming.libvirt_domain#module:parallel).
-    type: int
-    default: 4
 attributes:
   check_mode:
     support: full
@@ -163,8 +157,8 @@ domains:
       description:
         - What would stop or trouble M(spice.streaming.libvirt_domain) on this domain, as sentences
           (a non-spiceport port named C(org.spice-space.stream.0), duplicated stream channels, a
-          stream channel without a virtio-serial controller, no SPICE graphics when named exactly,
-          a definition that cannot be read).
+          stream channel without a virtio-serial controller, no SPICE graphics or a transient
+          domain when named exactly, a definition that cannot be read).
       type: list
       elements: str
     skipped:
@@ -260,31 +254,34 @@ domains_read:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    libvirt_argument_spec,
+    option_problem,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import read_host
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import DEFAULT_PARALLEL
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     ensure_bindings,
 )
 
 
+def argument_spec():
+    spec = libvirt_argument_spec()
+    # A report wants every domain: name is optional here.
+    spec['name'] = dict(type='list', elements='str', default=['*'], aliases=['domains'])
+    return spec
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            uri=dict(type='str', default='qemu:///system'),
-            name=dict(type='list', elements='str', default=['*'], aliases=['domains']),
-            exclude=dict(type='list', elements='str', default=[]),
-            parallel=dict(type='int', default=DEFAULT_PARALLEL),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     ensure_bindings(module)
     params = module.params
-    if params['parallel'] < 1:
-        module.fail_json(msg='parallel must be at least 1 (1 = one connection, no threads), got %d'
-                         % params['parallel'])
+    problem = option_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
     try:
-        result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'])
+        result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'],
+                           timeout=params['libvirt_timeout'])
     except StreamingError as err:
         details = {'changed': False}
         details.update(err.details)

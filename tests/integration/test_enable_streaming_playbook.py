@@ -116,3 +116,36 @@ def test_the_role_needs_the_domains_named(domains, tmp_path):
     assert recap(proc)['failed'] == 1, proc.stdout
     assert 'host_streaming_domains' in proc.stdout, proc.stdout
     assert domains.snapshot() == before
+
+
+def test_overrides_take_the_modules_streaming_mode_key_and_its_mode_alias(domains, tmp_path):
+    """The module documents overrides[].streaming_mode (alias mode): the role takes both."""
+    for label in ('desk', 'kiosk', 'lobby'):
+        domains.define(label, domain_xml)
+    inventory = _inventory(tmp_path, host_streaming_domains=[domains.prefix + '-*'], host_streaming_backup=False,
+                           host_streaming_overrides=[
+                               {'name': [domains.name('kiosk')], 'streaming_mode': 'off'},
+                               {'name': [domains.name('lobby')], 'mode': 'all'},
+                               # A typo and an entry the first one shadows: warned about.
+                               {'name': [domains.prefix + '-kiosk1'], 'mode': 'all'},
+                               {'name': [domains.prefix + '-k*'], 'mode': 'all'}])
+    proc = run_playbook(PLAYBOOK, inventory)
+    assert recap(proc)['failed'] == 0, proc.stdout + proc.stderr
+    modes = {label: domains.inactive_xml(domains.name(label)) for label in ('desk', 'kiosk', 'lobby')}
+    assert "<streaming mode='filter'/>" in modes['desk']
+    assert "<streaming mode='off'/>" in modes['kiosk']
+    assert "<streaming mode='all'/>" in modes['lobby']
+    output = ' '.join((proc.stdout + proc.stderr).split())
+    assert "override #3 (name '%s-kiosk1') matches none of the 3 selected domains" % domains.prefix in output
+    assert "Did you mean '%s'?" % domains.name('kiosk') in output
+    assert "override #4 (name '%s-k*') changes nothing" % domains.prefix in output
+
+    # Both keys in one entry: refused by the role's validation, nothing changed.
+    before = domains.snapshot()
+    both = _inventory(tmp_path, host_streaming_domains=[domains.prefix + '-*'], host_streaming_backup=False,
+                      host_streaming_overrides=[{'name': [domains.name('kiosk')], 'streaming_mode': 'all',
+                                                 'mode': 'off'}])
+    proc = run_playbook(PLAYBOOK, both)
+    assert recap(proc)['failed'] == 1, proc.stdout
+    assert 'mutually exclusive: streaming_mode|mode' in proc.stdout, proc.stdout
+    assert domains.snapshot() == before

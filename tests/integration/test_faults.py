@@ -21,7 +21,7 @@ import socket
 import libvirt
 import pytest
 
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import DEFAULT_PARALLEL
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import DEFAULT_PARALLEL
 from tests.support.libvirt_env import SPICE_GRAPHICS, STREAM, VIRTIO_SERIAL, domain_xml, start_module
 from tests.support.session_libvirt import (
     PROC_DOMAIN_DEFINE_XML,

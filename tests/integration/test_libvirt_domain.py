@@ -320,6 +320,51 @@ def test_transient_domain_is_left_alone(domains):
     assert not domains.conn.lookupByName(name).isPersistent()
 
 
+def test_transient_domain_named_exactly_is_unfit_like_one_without_spice(domains):
+    domains.define('named-trans', domain_xml, transient=True)
+    domains.define('named-fit', domain_xml)
+    trans, fit = domains.name('named-trans'), domains.name('named-fit')
+    before = domains.snapshot()
+    for check in (True, False):
+        run = run_module(MODULE, args([fit, trans], require_match=True, **ENABLE), check=check)
+        assert run.failed and not run.changed, run
+        msg = run.result['msg']
+        assert msg.startswith('nothing was changed: 1 domain cannot be brought to the asked state'), msg
+        assert "domain '%s' on %s (%s) is transient" % (trans, domains.conn.getHostname(), URI) in msg, msg
+        assert "'virsh define'" in msg and 'unfit_domains=skip' in msg, msg
+        assert list(run.result['failed_domains']) == [trans]
+        assert domains.snapshot() == before
+
+    skip = run_module(MODULE, args([fit, trans], unfit_domains='skip', **ENABLE))
+    assert not skip.failed and skip.result['changed_domains'] == [fit], skip
+    assert skip.result['skipped_domains'][trans].startswith('unfit, left alone: is transient'), skip
+    assert any(trans in warning and 'unfit_domains=skip' in warning for warning in skip.result['warnings'])
+    assert not domains.conn.lookupByName(trans).isPersistent()
+
+
+def test_overrides_that_change_nothing_are_warned_about(domains):
+    for label in ('desk-01', 'kiosk'):
+        domains.define(label, domain_xml)
+    desk, kiosk = domains.name('desk-01'), domains.name('kiosk')
+    run = run_module(MODULE, args([domains.prefix + '-*'], overrides=[
+        {'name': [domains.prefix + '-desk-1'], 'streaming_mode': 'off'},
+        {'name': [domains.prefix + '-*'], 'streaming_mode': 'all'},
+        {'name': [kiosk], 'streaming_mode': 'off'}], **ENABLE), check=True)
+    assert not run.failed, run
+    # The ad-hoc runner's own warning (a template for task args) is not ours.
+    warnings = [warning for warning in run.result['warnings'] if warning.startswith('override')]
+    host = domains.conn.getHostname()
+    assert "override #1 (name '%s-desk-1') matches none of the 2 selected domains on %s (%s), so it changes " \
+           "nothing. Did you mean '%s'?" % (domains.prefix, host, URI, desk) in warnings[0], warnings
+    assert warnings[1].startswith("override #3 (name '%s') changes nothing on %s (%s): every domain it matches "
+                                  "('%s') is matched first by override #2 (name '%s-*')"
+                                  % (kiosk, host, URI, kiosk, domains.prefix)), warnings
+    assert len(warnings) == 2, warnings
+    # What the overrides say, first match wins: both get mode all.
+    assert all(any('streaming mode to all' in action for action in run.domain(name)['actions'])
+               for name in (desk, kiosk)), run
+
+
 # ------------------------------------------------------------------ backups
 
 

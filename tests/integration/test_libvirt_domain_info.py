@@ -144,3 +144,24 @@ def test_name_defaults_to_every_domain(domains):
     assert not run.failed and not run.changed, run
     assert domains.name('one') in run.result['domains']
     assert run.result['summary']['domains'] == len(run.result['domains'])
+
+
+def test_a_transient_domain_named_exactly_is_a_problem_and_by_pattern_a_skip(domains):
+    domains.define('trans', domain_xml, transient=True)
+    name = domains.name('trans')
+    named = run_module(MODULE, {'uri': URI, 'name': [name]})
+    assert not named.failed, named
+    assert not named.domain(name)['skipped'] and named.domain(name)['reason'] is None
+    assert 'named exactly: libvirt_domain refuses it' in named.domain(name)['problems'][0]
+    by_pattern = run_module(MODULE, {'uri': URI, 'name': [domains.prefix + '-*']})
+    assert by_pattern.domain(name)['skipped'] and by_pattern.domain(name)['problems'] == []
+    assert 'transient' in by_pattern.result['skipped_domains'][name]
+
+
+def test_a_connection_error_in_a_normal_run_does_not_blame_check_mode():
+    uri = 'qemu+unix:///system?socket=/nonexistent/libvirt-sock'
+    run = run_module(MODULE, {'uri': uri})
+    assert run.failed, run
+    msg = run.result['msg']
+    assert '%s on ' % uri in msg and ' (read-only, this module only reads): ' in msg, msg
+    assert 'check mode' not in msg and "'virsh -r -c %s version'" % uri in msg, msg

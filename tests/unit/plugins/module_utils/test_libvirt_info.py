@@ -89,6 +89,14 @@ def test_describe_skips_like_libvirt_domain():
     assert transient['agent_channel'] is False and transient['agent_channel_live'] is True
 
 
+def test_describe_a_transient_domain_named_exactly_as_a_problem_like_libvirt_domain():
+    named = libvirt_info.describe(blank(active=True, persistent=False), None,
+                                  load('q35-spice-streaming-filter.xml'), exact=True)
+    assert not named['skipped'] and named['reason'] is None
+    assert named['problems'] == [libvirt_info.TRANSIENT_NAMED_EXACTLY]
+    assert 'libvirt_domain refuses it' in named['problems'][0]
+
+
 # ------------------------------------------------------------------ gather on test:///
 
 

@@ -27,7 +27,6 @@ class Item:
 def test_map_returns_in_order_and_spreads_over_the_connections(conn):
     pool = lp.ConnectionPool(conn, URI, size=4)
     try:
-        assert pool.size == 4 and pool.note() is None
         seen = {}
         gate = threading.Barrier(4, timeout=10)
 
@@ -40,6 +39,7 @@ def test_map_returns_in_order_and_spreads_over_the_connections(conn):
         outcomes = pool.map(work, range(40))
         assert [outcome.value for outcome in outcomes] == [index * index for index in range(40)]
         assert len(seen) == 4
+        assert pool.size == 4 and pool.note() is None
     finally:
         pool.close()
 
@@ -72,9 +72,58 @@ def test_a_daemon_that_refuses_more_connections_leaves_the_ones_it_gave(conn):
 
     pool = lp.ConnectionPool(conn, URI, size=4, opener=opener)
     try:
+        assert [outcome.value for outcome in pool.map(lambda w, i: i, range(9))] == list(range(9))
         assert pool.size == 2
         assert 'accepted 2 of the 4' in pool.note()
+        # Refused once: the next pass runs with what it has, without asking again.
         assert [outcome.value for outcome in pool.map(lambda w, i: i, range(9))] == list(range(9))
+        assert len(opened) == 1
+    finally:
+        pool.close()
+
+
+def test_connections_are_opened_for_the_work_there_is_and_never_beyond_the_cap(conn):
+    opened = []
+
+    def opener(uri):
+        opened.append(libvirt.open(uri))
+        return opened[-1]
+
+    pool = lp.ConnectionPool(conn, URI, size=lp.MAX_PARALLEL + 990, opener=opener)
+    try:
+        # Nothing is opened before there is work, and one item needs no second connection.
+        assert opened == []
+        assert [outcome.value for outcome in pool.map(lambda w, i: i, [7])] == [7]
+        assert opened == [] and pool.note() is None
+        # Three items: three connections, the caller's and two more.
+        pool.map(lambda w, i: i, range(3))
+        assert len(opened) == 2 and pool.size == 3
+        # Many items: the cap, however large the size asked for.
+        pool.map(lambda w, i: i, range(500))
+        assert pool.size == lp.MAX_PARALLEL and len(opened) == lp.MAX_PARALLEL - 1
+        assert pool.note() is None
+    finally:
+        pool.close()
+
+
+def test_the_cap_is_documented_and_below_libvirtds_workers():
+    from ansible_collections.spice.streaming.plugins.doc_fragments.streaming import ModuleDocFragment
+    import yaml
+    doc = yaml.safe_load(ModuleDocFragment.LIBVIRT)['options']['parallel']
+    assert 'At most V(%d)' % lp.MAX_PARALLEL in ' '.join(doc['description'])
+    # libvirtd's default max_workers is 20: the task leaves workers for other clients.
+    assert lp.MAX_PARALLEL < 20
+
+
+def test_a_connection_that_does_not_open_in_time_is_like_a_refused_one(conn):
+    def opener(uri):
+        raise lp.ConnectTimeout('no answer within 3 s')
+
+    pool = lp.ConnectionPool(conn, URI, size=4, opener=opener)
+    try:
+        assert [outcome.value for outcome in pool.map(lambda w, i: i, range(5))] == list(range(5))
+        assert pool.size == 1
+        assert 'accepted 1 of the 4' in pool.note() and 'no answer within 3 s' in pool.note()
     finally:
         pool.close()
 
@@ -83,6 +132,7 @@ def test_each_worker_finds_the_domains_on_its_own_connection(conn):
     conn.define('q35-spice-virtmanager.xml', 'u-pw-a')
     pool = lp.ConnectionPool(conn, URI, size=2)
     try:
+        pool.map(lambda w, i: i, range(2))
         main, other = pool.workers
         selected = Item('u-pw-a', conn.lookupByName('u-pw-a'))
         assert main.domain(selected) is selected.dom

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import libvirt
 import pytest
@@ -132,12 +133,40 @@ def test_no_spice_selected_by_pattern_is_skipped_with_reason(conn):
     assert 'no SPICE graphics' in streaming.summary()['skipped_domains']['u-pat-vnc']
 
 
-def test_transient_domain_is_skipped(conn):
+def test_transient_domain_selected_by_a_pattern_is_skipped(conn):
     dom = conn.createXML(conn.fixture_xml('q35-spice-virtmanager.xml', 'u-transient'), 0)
     try:
-        streaming = run(conn, ['u-transient'])
+        streaming = run(conn, ['u-transient*'])
         streaming.apply()
-        assert 'transient' in streaming.summary()['skipped_domains']['u-transient']
+        assert streaming.summary()['skipped_domains']['u-transient'] == ls.SKIP_TRANSIENT
+        assert not streaming.warnings
+        assert not dom.isPersistent()
+    finally:
+        dom.destroy()
+
+
+def test_transient_domain_named_exactly_is_unfit_like_a_domain_without_spice(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-tr-fit')
+    dom = conn.createXML(conn.fixture_xml('q35-spice-virtmanager.xml', 'u-tr-named'), 0)
+    try:
+        before = conn.lookupByName('u-tr-fit').XMLDesc(0)
+        selection = ls.select(conn, ['u-tr-fit', 'u-tr-named'], [])
+        with pytest.raises(ls.StreamingError) as raised:
+            ls.StreamingRun(conn, URI, ENABLE).plan(selection.domains, selection.unknown)
+        msg = raised.value.msg
+        assert msg.startswith('nothing was changed: 1 domain cannot be brought to the asked state')
+        assert "domain 'u-tr-named' on %s (%s) is transient" % (socket.gethostname(), URI) in msg
+        assert "'virsh define'" in msg and 'leave it out of name' in msg
+        assert list(raised.value.details['failed_domains']) == ['u-tr-named']
+        assert conn.lookupByName('u-tr-fit').XMLDesc(0) == before
+
+        skipping = ls.StreamingRun(conn, URI, ENABLE, skip_unfit=True)
+        skipping.plan(selection.domains, selection.unknown)
+        skipping.apply()
+        summary = skipping.summary()
+        assert summary['changed_domains'] == ['u-tr-fit']
+        assert summary['skipped_domains']['u-tr-named'].startswith('unfit, left alone: is transient')
+        assert len(skipping.warnings) == 1 and 'u-tr-named' in skipping.warnings[0]
         assert not dom.isPersistent()
     finally:
         dom.destroy()
@@ -328,6 +357,19 @@ def test_check_mode_connection_error_names_the_read_only_command():
     assert "'virsh -r -c qemu+unix:///system?socket=/nonexistent/sock version'" in raised.value.msg
 
 
+def test_a_read_only_connection_error_says_why_only_when_given():
+    uri = 'qemu+unix:///system?socket=/nonexistent/sock'
+    with pytest.raises(ls.StreamingError) as check_mode:
+        ls.connect(uri, read_only=True, read_only_why='as check mode opens it')
+    assert ' (read-only, as check mode opens it): ' in check_mode.value.msg
+    with pytest.raises(ls.StreamingError) as bare:
+        ls.connect(uri, read_only=True)
+    assert ' (read-only): ' in bare.value.msg and 'check mode' not in bare.value.msg
+    with pytest.raises(ls.StreamingError) as writable:
+        ls.connect(uri, read_only_why='as check mode opens it')
+    assert 'read-only' not in writable.value.msg and 'check mode' not in writable.value.msg
+
+
 def test_a_lost_connection_stops_at_once_with_one_message(conn):
     for index in range(4):
         conn.define('q35-spice-virtmanager.xml', 'u-lost-%d' % index)
@@ -351,3 +393,59 @@ def test_a_lost_connection_stops_at_once_with_one_message(conn):
     assert raised.value.details['connection_lost'] is True
     assert raised.value.details['changed_domains'] == ['u-lost-0', 'u-lost-1']
     assert 'not touched' in ' '.join(raised.value.details['domains']['u-lost-3']['notes'])
+
+
+# ---------------------------------------------------------------- overrides that change nothing
+
+
+def _overrides(*entries):
+    return [(names, StreamingRequest('off')) for names in entries]
+
+
+SELECTED = ['desk-01', 'desk-02', 'kiosk-lobby', 'kiosk-hall']
+
+
+def test_an_override_that_matches_no_selected_domain_is_told_with_a_close_name():
+    warnings = ls.override_warnings(_overrides(['desk-1'], ['lab-*'], ['desk-02']), SELECTED, 'hv1', URI)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("override #1 (name 'desk-1') matches none of the 4 selected domains "
+                                  "on hv1 (%s), so it changes nothing. Did you mean 'desk-01'" % URI)
+    assert "'virsh -c %s list --all'" % URI in warnings[0]
+    assert warnings[1].startswith("override #2 (name 'lab-*') matches none of the 4 selected domains")
+    assert 'Did you mean' not in warnings[1]
+
+
+def test_an_override_shadowed_by_an_earlier_one_is_told_and_layering_is_not():
+    warnings = ls.override_warnings(
+        _overrides(['kiosk-*'], ['kiosk-lobby', 'desk-01'], ['desk-*'], ['*-01']), SELECTED, 'hv1', URI)
+    # 'kiosk-lobby' is wholly taken by 'kiosk-*'; 'desk-01' of the same override is not
+    # shadowed, and '*-01' matches only domains taken before: 'desk-01' (by #2) and none else.
+    assert warnings == [
+        "override #2 (name 'kiosk-lobby') changes nothing on hv1 (%s): every domain it matches "
+        "('kiosk-lobby') is matched first by override #1 (name 'kiosk-*'), and the first override "
+        "that matches a domain wins. Put the more specific override first, or remove this one." % URI,
+        "override #4 (name '*-01') changes nothing on hv1 (%s): every domain it matches ('desk-01') "
+        "is matched first by override #2 (name 'desk-01'), and the first override that matches a "
+        "domain wins. Put the more specific override first, or remove this one." % URI,
+    ]
+    # The documented layering, specific first and broad after, is fine.
+    assert ls.override_warnings(_overrides(['kiosk-lobby'], ['kiosk-*']), SELECTED, 'hv1', URI) == []
+    # Nothing selected: the selection is warned about already, not every override.
+    assert ls.override_warnings(_overrides(['desk-1']), [], 'hv1', URI) == []
+
+
+def test_a_run_warns_about_its_dead_overrides_and_still_applies_the_live_ones(conn):
+    conn.define('q35-spice-virtmanager.xml', 'u-ov-desk-01')
+    conn.define('q35-spice-virtmanager.xml', 'u-ov-kiosk')
+    selection = ls.select(conn, ['u-ov-*'], [])
+    streaming = ls.StreamingRun(conn, URI, ENABLE, overrides=[
+        (['u-ov-*'], StreamingRequest('all')), (['u-ov-kiosk'], StreamingRequest('off')),
+        (['u-ov-desk-1'], StreamingRequest('off'))])
+    streaming.plan(selection.domains, selection.unknown)
+    streaming.apply()
+    assert [w.split(' ', 3)[:3] for w in streaming.warnings] == [
+        ['override', '#2', "(name"], ['override', '#3', "(name"]]
+    assert "matched first by override #1 (name 'u-ov-*')" in streaming.warnings[0]
+    assert "Did you mean 'u-ov-desk-01'?" in streaming.warnings[1]
+    for name in ('u-ov-desk-01', 'u-ov-kiosk'):
+        assert "<streaming mode='all'/>" in conn.lookupByName(name).XMLDesc(0)
