@@ -307,7 +307,7 @@ domains:
       description:
         - What waits for the next cold start of the running domain, and why.
         - For a shut-off domain with a saved state (C(virsh managedsave)), what the saved state lacks
-          compared with the definition: starting the domain resumes it as it was saved.
+          compared with the definition, since starting the domain resumes it as it was saved.
       type: list
       elements: dict
       contains:
