@@ -24,7 +24,8 @@ ATTENTION = (
      'session), so no guest-encoded stream reaches the client.'),
     ('restart', 'Waiting for a cold start',
      'Running domains whose running state lacks what their definition says; it takes effect when '
-     'the domain is shut down and started again (a guest reboot is not enough).'),
+     'the domain is shut down and started again (a guest reboot is not enough). Also shut-off '
+     'domains with a saved state (virsh managedsave), which a start resumes as it was saved.'),
     ('problem', 'Problems',
      'What stops or troubles spice.streaming.libvirt_domain on these domains.'),
     ('skipped', 'Left alone',

@@ -51,31 +51,58 @@ def live_gaps(inactive_root, live_root):
     compare as QEMU runs them (absent is ``off``), so a definition that spells
     out ``off`` is no gap on a domain that runs without the element.
     """
+    return _gaps(inactive_root, live_root, saved=False)
+
+
+# What a saved state means for a change, said once for every gap of a saved domain.
+SAVED_STATE_WAIT = (
+    'starting the domain resumes its saved state (virsh managedsave) with the configuration it '
+    'was saved with, so this takes effect only once the saved state is discarded (virsh '
+    'managedsave-remove, which loses the running session kept in it; then start it) or at a cold '
+    'start after the resumed domain is shut down')
+
+
+def saved_state_gaps(inactive_root, saved_root):
+    """What a domain's managed save image lacks, or still has, compared with its definition.
+
+    ``saved_root`` is the domain XML stored in the image (``managedSaveGetXMLDesc``).
+    The same shape as :func:`live_gaps`; the reasons say that the change waits for
+    the saved state to be discarded or for a cold start after it was resumed.
+    """
+    return _gaps(inactive_root, saved_root, saved=True)
+
+
+def _gaps(inactive_root, other_root, saved):
     gaps = []
-    defined, running = _effective_modes(inactive_root), _effective_modes(live_root)
+    other = 'the saved state' if saved else 'the running domain'
+    defined, running = _effective_modes(inactive_root), _effective_modes(other_root)
     if defined != running:
         gaps.append({
             'change': 'streaming_mode',
-            'reason': 'the definition says streaming mode %s, the running domain streams with %s; '
-                      'libvirt applies the mode at the next cold start (shut down, then start: a '
-                      'guest reboot is not enough)'
-                      % ('/'.join(defined) or 'none (no SPICE graphics)',
-                         '/'.join(running) or 'none (no SPICE graphics)'),
+            'reason': 'the definition says streaming mode %s, %s %s %s; %s'
+                      % ('/'.join(defined) or 'none (no SPICE graphics)', other,
+                         'was saved streaming with' if saved else 'streams with',
+                         '/'.join(running) or 'none (no SPICE graphics)',
+                         SAVED_STATE_WAIT if saved else
+                         'libvirt applies the mode at the next cold start (shut down, then start: '
+                         'a guest reboot is not enough)'),
         })
     in_definition = bool(domain_xml.stream_channels(inactive_root))
-    in_running = bool(domain_xml.stream_channels(live_root))
-    if in_definition and not in_running:
+    in_other = bool(domain_xml.stream_channels(other_root))
+    if in_definition and not in_other:
         gaps.append({
             'change': 'agent_channel',
-            'reason': 'the definition has the %s channel, the running domain does not; it appears '
-                      'at the next cold start (libvirt 9.0 cannot hot-plug a spiceport channel)'
-                      % STREAM_PORT_NAME,
+            'reason': 'the definition has the %s channel, %s does not; %s'
+                      % (STREAM_PORT_NAME, other, SAVED_STATE_WAIT if saved else
+                         'it appears at the next cold start (libvirt 9.0 cannot hot-plug a '
+                         'spiceport channel)'),
         })
-    elif in_running and not in_definition:
+    elif in_other and not in_definition:
         gaps.append({
             'change': 'agent_channel',
-            'reason': 'the running domain still has the %s channel its definition no longer has; '
-                      'it goes at the next cold start (or by a hot-unplug)' % STREAM_PORT_NAME,
+            'reason': '%s still has the %s channel its definition no longer has; %s'
+                      % (other, STREAM_PORT_NAME, SAVED_STATE_WAIT if saved else
+                         'it goes at the next cold start (or by a hot-unplug)'),
         })
     return gaps
 

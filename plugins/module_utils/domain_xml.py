@@ -479,14 +479,18 @@ def restore_managed_parts(root, live_root):
     backup of the previous one was written: the stream channel is there exactly
     when the running domain had it, and each SPICE ``<graphics>`` gets the
     ``<streaming>`` element the running one had (none when it had none).
-    Everything else, including changes other people made, stays.  Returns the
-    actions taken.
+    A virtio-serial controller the running domain did not have was added with
+    the channel (by this collection, index 0): it goes too, unless another
+    virtio-serial port of the definition needs it.  Everything else, including
+    changes other people made, stays.  Returns the actions taken.
     """
     actions = []
     if stream_channels(live_root):
         actions.extend(ensure_stream_channel(root))
     else:
         actions.extend(remove_stream_channels(root))
+        if not virtio_serial_controllers(live_root):
+            actions.extend(_remove_added_controller(root))
     running = [streaming_mode_of(graphics) for graphics in spice_graphics(live_root)]
     for index, graphics in enumerate(spice_graphics(root)):
         mode = running[index] if index < len(running) else None
@@ -497,6 +501,25 @@ def restore_managed_parts(root, live_root):
         elif mode is not None and streaming_mode_of(graphics) != mode:
             actions.extend(set_streaming_mode_of(graphics, mode))
     return actions
+
+
+def _virtio_serial_ports(root):
+    """Devices that sit on a virtio-serial controller (channels and consoles of target type virtio)."""
+    devices = devices_of(root)
+    return [device for device in devices
+            if device.tag in ('channel', 'console')
+            and (device.find("./target[@type='virtio']") is not None
+                 or device.find("./address[@type='virtio-serial']") is not None)]
+
+
+def _remove_added_controller(root):
+    """Remove the ``index='0'`` virtio-serial controller ensure_virtio_serial_controller adds, if unused."""
+    added = [controller for controller in virtio_serial_controllers(root)
+             if controller.get('index', '0') == '0']
+    if not added or _virtio_serial_ports(root):
+        return []
+    _remove(added[0])
+    return ["removed <controller type='virtio-serial' index='0'>, which the running domain did not have"]
 
 
 def live_stream_channel_xml(live_root):

@@ -17,6 +17,7 @@ from ansible_collections.spice.streaming.plugins.module_utils import libvirt_str
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
     domain_problems,
     live_gaps,
+    saved_state_gaps,
     streaming_state,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
@@ -79,6 +80,7 @@ def _blank(selected, state):
         'agent_channel': False,
         'agent_channel_live': False,
         'agent_channel_state': None,
+        'has_managed_save': False,
         'restart_required': [],
         'problems': [],
         'skipped': False,
@@ -86,13 +88,15 @@ def _blank(selected, state):
     }
 
 
-def describe(info, inactive_root, live_root, exact):
+def describe(info, inactive_root, live_root, exact, saved_root=None):
     """Fill ``info`` (from :func:`_blank`) from the parsed XML; pure.
 
     ``inactive_root`` is ``None`` for a transient domain, ``live_root`` for one
     that is not running.  ``exact`` says the domain was named exactly: then,
     as in libvirt_domain, missing SPICE graphics (or a transient domain) is a
     problem, not a skip.
+    ``saved_root`` is the XML of a shut-off domain's managed save image: starting
+    the domain resumes it, so what it lacks waits like a running domain's gaps.
     """
     definition = inactive_root if inactive_root is not None else live_root
     defined = streaming_state(definition)
@@ -109,7 +113,9 @@ def describe(info, inactive_root, live_root, exact):
         info['agent_channel_state'] = live['channel_state']
         if inactive_root is not None:
             info['restart_required'] = live_gaps(inactive_root, live_root)
-    info['problems'] = domain_problems(definition, require_spice=exact)
+    elif saved_root is not None and inactive_root is not None:
+        info['restart_required'] = saved_state_gaps(inactive_root, saved_root)
+    info['problems'] = domain_problems(definition, require_spice=exact) + info['problems']
     if inactive_root is None and exact:
         # Named exactly, libvirt_domain refuses it (unfit), as it does a non-SPICE one.
         info['problems'].append(TRANSIENT_NAMED_EXACTLY)
@@ -118,6 +124,27 @@ def describe(info, inactive_root, live_root, exact):
     elif not has_spice and not exact:
         info['skipped'], info['reason'] = True, SKIP_NO_SPICE
     return info
+
+
+def _saved_root(dom, info):
+    """The parsed XML of a domain's managed save image, or None; a problem when it cannot be read."""
+    if not info['has_managed_save']:
+        return None
+    libvirt = libvirt_streaming.libvirt
+    try:
+        return domain_xml.parse_domain(dom.managedSaveGetXMLDesc(0))
+    except DomainXMLError as err:
+        info['problems'].append('has a saved state (virsh managedsave) whose configuration cannot be '
+                                'read: %s' % err)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+        if not dom.hasManagedSaveImage(0):
+            info['has_managed_save'] = False   # discarded or resumed meanwhile
+        else:
+            info['problems'].append('has a saved state (virsh managedsave) whose configuration '
+                                    'could not be read: %s' % _message(err))
+    return None
 
 
 class _Unreadable(Exception):
@@ -171,6 +198,7 @@ def gather(conn, uri, names, exclude, pool=None):
     try:
         selected, unknown = select_domains(conn, names, exclude)
         paused = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PAUSED)}
+        saved = {dom.UUIDString() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
     except libvirt.libvirtError as err:
         if not _alive(conn):
             raise _connection_lost(host, uri, 0, 0, _message(err)) from err
@@ -183,10 +211,11 @@ def gather(conn, uri, names, exclude, pool=None):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
         info = _blank(item, state)
         dom = worker.domain(item)
+        info['has_managed_save'] = bool(saved) and not item.active and item.dom.UUIDString() in saved
         try:
             inactive = _parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
             live = _parse(dom.XMLDesc(0)) if item.active else None
-            describe(info, inactive, live, item.exact)
+            describe(info, inactive, live, item.exact, _saved_root(dom, info))
         except _Unreadable as err:
             info['problems'] = [str(err)]
         except libvirt.libvirtError as err:

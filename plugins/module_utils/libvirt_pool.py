@@ -52,16 +52,22 @@ class Worker:
         self._domains = None
 
     def domain(self, selected):
-        """``selected.dom`` on the main connection; the same domain on this one otherwise."""
+        """``selected.dom`` on the main connection; the same domain on this one otherwise.
+
+        The same domain is the one with the same UUID (a local attribute of the
+        domain object, no call): a domain renamed meanwhile is still found, and a
+        new domain that took the name of one undefined meanwhile is never taken for it.
+        """
         if self.main:
             return selected.dom
+        uuid = selected.dom.UUIDString()
         if self._domains is None:
             # One list call per connection, instead of one lookup per domain.
-            self._domains = {dom.name(): dom for dom in self.conn.listAllDomains(0)}
-        dom = self._domains.get(selected.name)
+            self._domains = {dom.UUIDString(): dom for dom in self.conn.listAllDomains(0)}
+        dom = self._domains.get(uuid)
         if dom is None:
             # Defined after this connection listed; libvirt answers "no domain" if it is gone.
-            dom = self.conn.lookupByName(selected.name)
+            dom = self.conn.lookupByUUIDString(uuid)
         return dom
 
 

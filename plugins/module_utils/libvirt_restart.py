@@ -20,7 +20,16 @@ What it promises:
 * a domain that does not start with its new definition gets its previous
   definition back and is started with it, and libvirt's words are reported;
 * a domain we shut down and could not bring back, or that the loss of the
-  connection left shut off, is named as such, never silently left down.
+  connection left shut off, is named as such, never silently left down;
+* before each step that could lose a domain (the ACPI request, a forced power
+  off, a start, a rollback) the domain is checked to still be the persistent
+  domain the task planned on (the same UUID, still persistent): one that
+  another client undefined meanwhile is left alone and reported, never
+  destroyed, defined again or started;
+* a shut-off domain with a saved state (``virsh managedsave``) is never
+  started and its saved state never discarded: that state is the guest's
+  running session.  It is reported as waiting, with the command that applies
+  the change.
 
 It knows nothing of AnsibleModule: results go into the run's per-domain dicts.
 """
@@ -37,7 +46,13 @@ except ImportError:  # ensure_bindings in libvirt_streaming reports it
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import live_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import first_error
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    SKIP_NOW_TRANSIENT,
+    SKIP_VANISHED,
+    StreamingError,
+    is_gone,
+    left_alone,
+)
 
 RESTART_CHOICES = ('never', 'when_needed')
 POLL_SECONDS = 0.5
@@ -102,13 +117,17 @@ class Restarts:
         found = []
         for selected in selected_domains:
             result = self.run.results.get(selected.name)
-            if (result is None or result['skipped'] or not selected.active
-                    or selected.name in self.run.failures):
+            if result is None or result['skipped'] or selected.name in self.run.failures:
+                continue
+            if not selected.active:
+                self._saved_state(selected, result)
                 continue
             try:
                 gaps = self._gaps(selected, result)
             except libvirt.libvirtError as err:
-                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                if is_gone(err):
+                    self._gone(selected.name, 'another client removed it before its restart began; '
+                                              'it was not restarted')
                     continue
                 self.run._stop_if_connection_lost(err)
                 raise
@@ -116,9 +135,25 @@ class Restarts:
                 found.append(_Candidate(selected.name, selected.dom, gaps))
         return found
 
+    def _saved_state(self, selected, result):
+        """A shut-off domain with a saved state and a change that waits for it: say so, touch nothing."""
+        if not result['restart_required'] or selected.dom.UUIDString() not in self.run.saved_state:
+            return
+        why = ("it has a saved state (virsh managedsave) that holds the guest's running session; "
+               'restart=when_needed never discards a saved state, and starting the domain would '
+               'resume it with its old configuration, so it was not started. To apply the change, '
+               "discard the saved state with 'virsh -c %s managedsave-remove %s' and start it (the "
+               'session is lost), or start it, shut it down from the guest and start it again'
+               % (self.run.uri, selected.name))
+        result['restart'] = {'state': 'saved', 'reason': why}
+        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(selected.name), why))
+
     def _gaps(self, selected, result):
         dom = selected.dom
         if not dom.isActive():
+            return []
+        if not dom.isPersistent():
+            self._transient(selected.name)
             return []
         live_root = domain_xml.parse_domain(dom.XMLDesc(0))
         inactive_root = domain_xml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -135,19 +170,66 @@ class Restarts:
     def restart(self, selected_domains):
         """Restart every candidate, ``policy.batch`` at a time; record what happened per domain."""
         candidates = self.candidates(selected_domains)
-        for candidate in candidates:
-            result = self.run.results[candidate.name]
-            if self.run.check_mode:
-                result['restart'] = {
-                    'state': 'would_restart',
-                    'reason': 'a real run shuts it down (ACPI), waits up to %d s, starts it again and '
-                              'confirms %s' % (self.policy.shutdown_timeout, _changes(candidate.gaps)),
-                }
-                result['changed'] = True
         if self.run.check_mode:
+            for candidate in candidates:
+                self._predict(candidate)
             return
         for start in range(0, len(candidates), self.policy.batch):
             self._restart_batch(candidates[start:start + self.policy.batch])
+
+    def _predict(self, candidate):
+        """Check mode: what a real run does to this candidate, read the same way (read-only)."""
+        try:
+            ready = self._ready(candidate)
+        except libvirt.libvirtError as err:
+            if not is_gone(err):
+                self.run._stop_if_connection_lost(err)
+                raise
+            self._gone(candidate.name, 'another client removed it before its restart began; it '
+                                       'was not restarted')
+            return
+        if not ready:
+            return
+        if candidate.paused:
+            how = 'forces it off at once (it is paused, so it cannot act on the ACPI request)'
+            again = 'starts it again paused'
+        else:
+            how = 'shuts it down (ACPI), waits up to %d s%s' % (
+                self.policy.shutdown_timeout,
+                ' and forces it off if it is still running' if self.policy.force_off else '')
+            again = 'starts it again'
+        result = self.run.results[candidate.name]
+        result['restart'] = {'state': 'would_restart',
+                             'reason': 'a real run %s, %s and confirms %s'
+                                       % (how, again, _changes(candidate.gaps))}
+        result['changed'] = True
+
+    def _ready(self, candidate):
+        """Whether to ask this candidate to shut down; records why not, otherwise.
+
+        The same checks in check mode and in a real run, so check mode predicts
+        what the real run does.
+        """
+        result = self.run.results[candidate.name]
+        dom = candidate.dom
+        if not dom.isPersistent():
+            self._transient(candidate.name)
+            return False
+        state = _state(dom)
+        if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
+            result['restart'] = {'state': 'not_running',
+                                 'reason': 'it was shut off meanwhile; it takes its definition at its '
+                                           'next start, so it was not started'}
+            result['restart_required'] = []
+            return False
+        candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
+        candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
+        if candidate.paused and not self.policy.force_off:
+            # A paused guest cannot act on the power button: waiting would only burn the timeout.
+            self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
+                                          'force_off to power it off and start it again paused')
+            return False
+        return True
 
     def _restart_batch(self, batch):
         self._in_flight = []
@@ -172,22 +254,20 @@ class Restarts:
         self._in_flight = []
 
     def _request_shutdown(self, candidate):
-        result = self.run.results[candidate.name]
+        try:
+            self._ask_to_stop(candidate)
+        except libvirt.libvirtError as err:
+            if not is_gone(err):
+                raise
+            if candidate in self._in_flight:
+                self._in_flight.remove(candidate)
+            self._gone(candidate.name, 'another client removed it as its restart began; there is '
+                                       'nothing left to start')
+
+    def _ask_to_stop(self, candidate):
+        if not self._ready(candidate):
+            return
         dom = candidate.dom
-        state = _state(dom)
-        if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
-            result['restart'] = {'state': 'not_running',
-                                 'reason': 'it was shut off meanwhile; it takes its definition at its '
-                                           'next start, so it was not started'}
-            result['restart_required'] = []
-            return
-        candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
-        candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
-        if candidate.paused and not self.policy.force_off:
-            # A paused guest cannot act on the power button: waiting would only burn the timeout.
-            self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
-                                          'force_off to power it off and start it again paused')
-            return
         # In flight before the request: the daemon may carry it out and then die before it
         # answers, and a lost connection must still name this domain as possibly down.
         self._in_flight.append(candidate)
@@ -198,7 +278,7 @@ class Restarts:
         try:
             dom.shutdown()
         except libvirt.libvirtError as err:
-            if not self._alive():
+            if not self._alive() or is_gone(err):
                 raise
             if not self.policy.force_off:
                 self._in_flight.remove(candidate)
@@ -208,7 +288,18 @@ class Restarts:
         deadline = self._clock() + self.policy.shutdown_timeout
         while waiting:
             for candidate in list(waiting):
-                if _state(candidate.dom) == libvirt.VIR_DOMAIN_SHUTOFF:
+                try:
+                    state = _state(candidate.dom)
+                except libvirt.libvirtError as err:
+                    if not is_gone(err):
+                        raise
+                    waiting.remove(candidate)
+                    self._in_flight.remove(candidate)
+                    self._gone(candidate.name, 'another client removed it after it had been sent '
+                                               'the ACPI shutdown (undefined, and then shut down or '
+                                               'destroyed); there is nothing left to start')
+                    continue
+                if state == libvirt.VIR_DOMAIN_SHUTOFF:
                     candidate.stopped = True
                     waiting.remove(candidate)
             if not waiting or self._clock() >= deadline:
@@ -216,11 +307,19 @@ class Restarts:
             self._sleep(POLL_SECONDS)
         for candidate in waiting:
             if self.policy.force_off:
+                if not self._still_ours(candidate, candidate.dom):
+                    self._in_flight.remove(candidate)
+                    continue
                 try:
                     candidate.dom.destroy()
                 except libvirt.libvirtError as err:
                     if not self._alive():
                         raise
+                    if is_gone(err):
+                        self._in_flight.remove(candidate)
+                        self._gone(candidate.name, 'another client removed it while it was waited '
+                                                   'for; there is nothing left to start')
+                        continue
                     if _state(candidate.dom) != libvirt.VIR_DOMAIN_SHUTOFF:
                         self._in_flight.remove(candidate)
                         self._left_running(candidate, 'it did not shut down within %d s and libvirt '
@@ -235,6 +334,40 @@ class Restarts:
                                               'guest without ACPI support, a paused domain or a user '
                                               'keeping it busy); set force_off to power it off instead'
                                    % self.policy.shutdown_timeout)
+
+    def _still_ours(self, candidate, dom, gone_why='another client removed it while it was being '
+                                                   'restarted; there is nothing left to start'):
+        """Whether ``dom`` is still the persistent domain planned on; records why not, otherwise.
+
+        Checked right before each step that could lose a domain: a domain undefined
+        by another client is either gone or runs on as a transient domain, which a
+        power off would remove for good and a define would make persistent again.
+        """
+        try:
+            persistent = dom.isPersistent()
+        except libvirt.libvirtError as err:
+            if not is_gone(err):
+                raise
+            self._gone(candidate.name, gone_why)
+            return False
+        if not persistent:
+            self._transient(candidate.name)
+            return False
+        return True
+
+    def _gone(self, name, why):
+        result = self.run.results[name]
+        reason = '%s: %s' % (SKIP_VANISHED, why)
+        left_alone(result, reason)
+        result['restart'] = {'state': 'vanished', 'reason': reason}
+        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(name), reason))
+
+    def _transient(self, name):
+        result = self.run.results[name]
+        reason = '%s; it was not restarted and still runs with its old configuration' % SKIP_NOW_TRANSIENT
+        left_alone(result, reason)
+        result['restart'] = {'state': 'transient', 'reason': reason}
+        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(name), reason))
 
     def _left_running(self, candidate, why):
         result = self.run.results[candidate.name]
@@ -251,7 +384,19 @@ class Restarts:
         Only this domain's result is written (and its entry in the run's failures).
         """
         result = self.run.results[candidate.name]
-        dom = worker.domain(candidate)
+        gone_why = ('another client undefined it after it was shut down for the restart, so it is '
+                    'gone and was not started again%s' % (
+                        '; its definition from before this task is in %s' % result['backup_file']
+                        if result.get('backup_file') else ''))
+        try:
+            dom = worker.domain(candidate)
+        except libvirt.libvirtError as err:
+            if not is_gone(err):
+                raise
+            self._gone(candidate.name, gone_why)
+            return
+        if not self._still_ours(candidate, dom, gone_why):
+            return
         if candidate.forced and candidate.paused:
             how = 'forced off (it was paused), then started'
         elif candidate.forced:
@@ -263,6 +408,9 @@ class Restarts:
         except libvirt.libvirtError as err:
             if not _alive(worker.conn):
                 raise
+            if is_gone(err):
+                self._gone(candidate.name, gone_why)
+                return
             self._roll_back(worker, dom, candidate, _words(err))
             return
         result['changed'] = True
@@ -282,6 +430,8 @@ class Restarts:
     def _roll_back(self, worker, dom, candidate, start_error):
         """Give the domain its previous definition back and start it with that."""
         result = self.run.results[candidate.name]
+        gone_why = ('it did not start with its new definition (%s), and another client undefined it '
+                    'meanwhile, so it is gone: nothing was rolled back or started' % start_error)
         source = None
         try:
             if result.get('backup_file'):
@@ -293,16 +443,24 @@ class Restarts:
                 domain_xml.restore_managed_parts(root, candidate.live_root)
                 previous = domain_xml.to_string(root)
                 source = 'with the streaming parts it ran with before'
+            # Right before the define: a define of a domain undefined meanwhile would bring it back.
+            if not self._still_ours(candidate, dom, gone_why):
+                return
             dom = worker.conn.defineXML(previous)
             dom.createWithFlags(self._start_flags(candidate))
         except (libvirt.libvirtError, OSError, domain_xml.DomainXMLError) as err:
             if isinstance(err, libvirt.libvirtError) and not _alive(worker.conn):
                 raise
+            if isinstance(err, libvirt.libvirtError) and is_gone(err):
+                self._gone(candidate.name, gone_why)
+                return
             why = ('it did not start with its new definition (%s), and bringing back its previous '
-                   'definition %s failed too (%s): it is SHUT OFF now; start it by hand once fixed '
-                   "('virsh -c %s start %s')" % (start_error, source or '', _words(err), self.run.uri,
-                                                 candidate.name))
+                   'definition%s failed too (%s): it is SHUT OFF now; start it by hand once fixed '
+                   "('virsh -c %s start %s')" % (start_error, ' ' + source if source else '', _words(err),
+                                                 self.run.uri, candidate.name))
             result['restart'] = {'state': 'down', 'reason': why}
+            # Left down is a failure, not a change that waits for a cold start.
+            result['restart_required'] = []
             self.run.failures[candidate.name] = why
             return
         why = ('it did not start with its new definition (%s); its previous definition was restored %s '

@@ -48,6 +48,7 @@ from ansible.module_utils.common.respawn import (
 )
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils.domain_state import saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
 )
@@ -60,6 +61,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect im
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
     ConnectionPool,
+    Outcome,
     first_error,
 )
 
@@ -294,6 +296,11 @@ UNFIT_TRANSIENT = ('is transient (it runs without a persistent definition): defi
                    'it persistent, so it cannot be managed. Define it yourself first if it should be '
                    "managed ('virsh dumpxml' it to a file, then 'virsh define' that file), or leave "
                    'it out of name')
+# A domain that was persistent when the task read it, and that another client undefined since.
+SKIP_NOW_TRANSIENT = ('another client undefined it while the task ran, so it runs on as a transient '
+                      'domain, which this collection leaves alone: defining it would make it '
+                      'persistent again, and shutting it down or forcing it off would remove it '
+                      'for good')
 
 
 def unknown_name_sentence(name, host, uri):
@@ -311,6 +318,23 @@ def unknown_names_error(host, uri, names):
 def _skip(result, reason):
     result['skipped'] = True
     result['reason'] = reason
+
+
+def left_alone(result, reason, undone=False):
+    """A domain that vanished or turned transient under the task: skipped, nothing waits.
+
+    ``undone``: nothing of the planned change was made (the apply pass had not defined it yet).
+    """
+    _skip(result, reason)
+    result['restart_required'] = []
+    if undone:
+        result['changed'] = False
+        result['actions'] = []
+
+
+def is_gone(err):
+    """Whether a libvirt error says the domain no longer exists."""
+    return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
 
 
 class StreamingRun:
@@ -349,6 +373,8 @@ class StreamingRun:
         self.warnings = []
         self._plans = []
         self._hotplugs = []
+        # UUIDs of the selected domains that had a managed save image when the plan read them.
+        self.saved_state = set()
 
     # ------------------------------------------------------------ helpers
 
@@ -385,6 +411,7 @@ class StreamingRun:
         problems = {name: NO_SUCH_DOMAIN for name in unknown}
         self.warnings.extend(override_warnings(
             self.overrides, [selected.name for selected in selected_domains], self.host, self.uri))
+        self.saved_state = self._saved_state(selected_domains)
         outcomes = self.pool.map(self._plan_one, selected_domains)
         # Merged in the selection's order, whatever order the workers finished in.
         for selected, outcome in zip(selected_domains, outcomes):
@@ -392,6 +419,7 @@ class StreamingRun:
                 continue
             result, problem, plan, hotplug, diff = outcome.value
             self.results[selected.name] = result
+            self._follow_rename(selected)
             if problem:
                 problems[selected.name] = problem
             if plan:
@@ -419,6 +447,39 @@ class StreamingRun:
         if backup_problem:
             sentences.append('backup_dir %s' % backup_problem)
         raise StreamingError('nothing was changed: %s.' % '. '.join(sentences), failed_domains=problems)
+
+    def _saved_state(self, selected_domains):
+        """The UUIDs of the domains with a managed save image: one list call, only if one is shut off."""
+        if all(selected.active for selected in selected_domains):
+            return set()
+        try:
+            return {dom.UUIDString() for dom in
+                    self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
+        except libvirt.libvirtError as err:
+            if not _alive(self.conn):
+                raise self._lost_while_reading(err, [Outcome() for _dom in selected_domains]) from err
+            raise StreamingError('nothing was changed: could not list the domains with a saved state '
+                                 'on %s (%s): %s' % (self.host, self.uri, err.get_error_message() or err),
+                                 failed_domains={}) from err
+
+    def _follow_rename(self, selected):
+        """File a domain renamed by another client under its current name (the result says it)."""
+        result = self.results.get(selected.name)
+        if result is None or result['name'] == selected.name or result['name'] in self.results:
+            return
+        self.results[result['name']] = self.results.pop(selected.name)
+        if selected.name in self.failures:
+            self.failures[result['name']] = self.failures.pop(selected.name)
+        selected.name = result['name']
+
+    def _noticed_rename(self, selected, root, result):
+        """Note a name that differs from the one selected; :meth:`_follow_rename` files it."""
+        name = root.findtext('name')
+        if name and name != selected.name and result['name'] != name:
+            result['name'] = name
+            result['notes'].append("another client renamed it from '%s' to '%s' while the task ran; "
+                                   'it was found by its UUID and is reported under its new name'
+                                   % (selected.name, name))
 
     def _problem_line(self, name, text):
         if text == NO_SUCH_DOMAIN:
@@ -490,6 +551,7 @@ class StreamingRun:
             root = domain_xml.parse_domain(original)
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
+        self._noticed_rename(selected, root, result)
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
@@ -505,10 +567,31 @@ class StreamingRun:
             result['changed'] = True
             planned = _digest(original)
             if self.check_mode and self.diff:
-                diff = self._diff_entry(selected.name, original, domain_xml.to_string(root))
+                diff = self._diff_entry(result['name'], original, domain_xml.to_string(root))
         if selected.active and not request.is_empty:
             hotplug = self._plan_live(dom, request, result)
+        elif self.saved_state and not request.is_empty and selected.dom.UUIDString() in self.saved_state:
+            self._plan_saved(dom, root, result)
         return None, planned, hotplug, diff
+
+    def _plan_saved(self, dom, root, result):
+        """What a shut-off domain's saved state lacks: starting it resumes that state as it was."""
+        try:
+            saved_root = domain_xml.parse_domain(dom.managedSaveGetXMLDesc(0))
+        except libvirt.libvirtError as err:
+            if is_gone(err) or not _alive(self.conn):
+                raise
+            if dom.hasManagedSaveImage(0):
+                result['notes'].append(
+                    'it has a saved state (virsh managedsave) whose configuration could not be read '
+                    '(%s); starting it resumes that state, so the change may wait until the saved '
+                    'state is discarded (virsh managedsave-remove)' % err.get_error_message())
+            return
+        except DomainXMLError as err:
+            result['notes'].append('it has a saved state (virsh managedsave) whose configuration '
+                                   'cannot be read (%s); starting it resumes that state' % err)
+            return
+        result['restart_required'].extend(saved_state_gaps(root, saved_root))
 
     def _plan_live(self, dom, request, result):
         """What waits for a cold start; the channel change worth trying live, if any."""
@@ -550,6 +633,7 @@ class StreamingRun:
         for (selected, _planned), outcome in zip(self._plans, outcomes):
             if outcome.value is NOT_STARTED:
                 continue
+            self._follow_rename(selected)
             failure, diff = outcome.value
             if failure:
                 self._fail_domain(selected.name, self.results[selected.name], failure)
@@ -565,10 +649,14 @@ class StreamingRun:
                                if not outcome.started], force=True)
             raise error
         for position, (selected, _planned) in enumerate(self._hotplugs):
-            if selected.name not in self.failures:
+            result = self.results[selected.name]
+            if selected.name not in self.failures and not result['skipped']:
                 try:
-                    self._hotplug(selected.dom, self.results[selected.name])
+                    self._hotplug(selected.dom, result)
                 except libvirt.libvirtError as err:
+                    if is_gone(err):
+                        left_alone(result, SKIP_VANISHED)
+                        continue
                     self._stop_if_connection_lost(err, in_flight=[selected.name], untouched=[
                         plug[0].name for plug in self._hotplugs[position + 1:]])
                     raise
@@ -616,6 +704,11 @@ class StreamingRun:
         try:
             return None, self._define(worker, selected, planned_digest, result)
         except libvirt.libvirtError as err:
+            if is_gone(err):
+                # Undefined (or destroyed, if transient) by someone else after the plan read it:
+                # the same skip as in the plan pass, and never a define that would bring it back.
+                left_alone(result, SKIP_VANISHED, undone=True)
+                return None, None
             if not _alive(worker.conn):
                 raise
             return err.get_error_message(), None
@@ -625,11 +718,16 @@ class StreamingRun:
     def _define(self, worker, selected, planned_digest, result):
         """Redo the edit on the definition as it is now, define it, and confirm; the diff entry."""
         dom = worker.domain(selected)
+        if not dom.isPersistent():
+            # Undefined while running: a define would make it persistent again behind their back.
+            left_alone(result, SKIP_NOW_TRANSIENT, undone=True)
+            return None
         current = dom.XMLDesc(self.inactive_flags)
         if _digest(current) != planned_digest:
             result['notes'].append('the definition was changed by someone else after it was read; '
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
+        self._noticed_rename(selected, root, result)
         before_state = domain_xml.managed_state(root)
         request = self.request_for(selected.name)
         actions = domain_xml.apply_request(root, request)
@@ -652,7 +750,7 @@ class StreamingRun:
             raise DomainXMLError('libvirt did not keep the change (%s); its definition is as '
                                  'libvirt stored it, see the diff' % '; '.join(leftover))
         if self.diff and result['changed']:
-            return self._diff_entry(selected.name, current, after)
+            return self._diff_entry(result['name'], current, after)
         return None
 
     def _backup(self, name, xml_text):
@@ -688,6 +786,9 @@ class StreamingRun:
 
     def _hotplug(self, dom, result):
         """Try the channel change on the running domain; re-read first, it may have moved on."""
+        if not dom.isPersistent():
+            left_alone(result, SKIP_NOW_TRANSIENT)
+            return
         live_root = domain_xml.parse_domain(dom.XMLDesc(0))
         hotplug, _pending = domain_xml.pending_live_changes(live_root, self.request_for(dom.name()))
         try:
@@ -758,9 +859,10 @@ class StreamingRun:
                 sections['waiting_for_cold_start'][name] = [
                     '%s: %s' % (entry['change'], entry['reason']) for entry in result['restart_required']]
             restart = result['restart']
-            if restart:
-                key = {'restarted': 'restarted', 'would_restart': 'would_restart'}.get(
-                    restart['state'], 'not_restarted')
+            if restart and not result['skipped']:
+                # A domain left down is a failure, never a domain that merely was not restarted.
+                key = {'restarted': 'restarted', 'would_restart': 'would_restart',
+                       'down': 'failed'}.get(restart['state'], 'not_restarted')
                 sections[key][name] = restart['reason']
             if name in self.failures and name not in sections['not_restarted']:
                 sections['failed'][name] = self.failures[name]

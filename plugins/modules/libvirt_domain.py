@@ -38,6 +38,13 @@ description:
   - Transient domains are never defined (that would make them persistent). Selected by a pattern,
     a transient domain, like a domain without SPICE graphics, is skipped with a reason; named
     exactly, either is unfit (see O(unfit_domains)).
+  - Another client may change a domain while the task runs. Domains are followed by UUID, so a
+    domain renamed meanwhile is changed and reported under its new name. A domain undefined
+    meanwhile is skipped with the reason in RV(skipped_domains), never defined again (a running
+    one, now transient, is left alone; see O(restart) for the checks before each restart step).
+  - A shut-off domain with a saved state (C(virsh managedsave)) resumes that state, with the
+    configuration it was saved with, when it is started; its changed definition waits, and it is
+    listed in RV(restart_required) with the reason and the way to apply it (see O(restart)).
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
@@ -118,7 +125,17 @@ options:
         domain that fails to start with its new definition gets its previous definition back
         (the backup this task wrote, or else its definition with the streaming parts it ran
         with) and is started with it; the task then fails for that domain with libvirt's words.
+        A domain that starts with neither is a failure that says it is shut off.
         Domains that were shut off are never started.
+      - Right before each step that could lose a domain (the ACPI request, a forced power off,
+        a start, a rollback), the domain is checked to still be the persistent domain that was
+        planned on (the same UUID, still persistent). A domain another client undefined
+        meanwhile is left alone (V(transient) while it still runs, V(vanished) once it is gone)
+        and the rest of the batch goes on.
+      - A shut-off domain with a saved state (C(virsh managedsave)) is never started and its
+        saved state never discarded, since it holds the guest's running session. It is reported
+        (V(saved)) with its change waiting in RV(restart_required); C(virsh managedsave-remove),
+        then a start, applies the change.
     type: str
     choices: [never, when_needed]
     default: never
@@ -280,7 +297,10 @@ domains:
       elements: str
       sample: ["hot-plugged the stream channel into the running domain"]
     restart_required:
-      description: What waits for the next cold start of the running domain, and why.
+      description:
+        - What waits for the next cold start of the running domain, and why.
+        - For a shut-off domain with a saved state (C(virsh managedsave)), what the saved state lacks
+          compared with the definition, since starting the domain resumes it as it was saved.
       type: list
       elements: dict
       contains:
@@ -294,7 +314,9 @@ domains:
       description: Whether the domain was left alone.
       type: bool
     reason:
-      description: Why it was left alone (transient, no SPICE graphics).
+      description:
+        - Why it was left alone (transient, no SPICE graphics, undefined or turned transient by another
+          client while the task ran).
       type: str
     backup_file:
       description: Where its original definition was saved, when O(backup) was set and it changed.
@@ -307,11 +329,14 @@ domains:
       contains:
         state:
           description:
-            - V(restarted), V(would_restart) (check mode), V(left_running) (it did not stop in time),
+            - V(restarted), V(would_restart) (check mode), V(left_running) (it did not stop in time,
+              or it is paused and O(force_off) is not set; check mode says the same),
               V(rolled_back) (it did not start with its new definition and runs its previous one),
-              V(down) (it started with neither and is shut off), V(not_running) (it was shut off
-              meanwhile, so it was not started), V(unknown) (the connection was lost during its
-              restart).
+              V(down) (it started with neither and is shut off; the task fails for it), V(not_running)
+              (it was shut off meanwhile, so it was not started), V(unknown) (the connection was lost
+              during its restart), V(transient) (another client undefined it while it still ran; it
+              was left alone), V(vanished) (another client removed it during the restart),
+              V(saved) (shut off with a saved state, which is never discarded; the change waits).
           type: str
         reason:
           description: What happened, in words, with libvirt's own where it refused something.
@@ -341,7 +366,9 @@ changed_domains:
   elements: str
   sample: [vdi-001, vdi-002]
 restart_required:
-  description: Names of running domains with a change that waits for a cold start.
+  description:
+    - Names of running domains, and of shut-off domains with a saved state, with a change that waits for a
+      cold start.
   returned: always
   type: list
   elements: str
@@ -366,8 +393,9 @@ report:
   version_added: 0.2.0
 skipped_domains:
   description:
-    - Domains left alone, with the reason (transient or without SPICE graphics when selected by a
-      pattern, and with O(unfit_domains=skip) every unfit domain).
+    - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
+      undefined or turned transient by another client while the task ran, and with
+      O(unfit_domains=skip) every unfit domain).
   returned: always
   type: dict
   sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}

@@ -142,8 +142,20 @@ domains:
           otherwise, from the live XML; V(null) when the domain is not running or has no channel.
       type: str
       sample: disconnected
+    has_managed_save:
+      description:
+        - Whether the domain is shut off with a saved state (C(virsh managedsave)). Starting it
+          resumes that state with the configuration it was saved with, so a change of its definition
+          waits (see RV(domains.restart_required)) until the saved state is discarded (C(virsh
+          managedsave-remove), which loses the guest's running session) or until a cold start after
+          it was resumed and shut down.
+      type: bool
     restart_required:
-      description: What the running domain lacks, or still has, compared with its persistent definition; takes effect at the next cold start.
+      description:
+        - What the running domain lacks, or still has, compared with its persistent definition; takes effect at
+          the next cold start.
+        - For a shut-off domain with a saved state (RV(domains.has_managed_save)), what the saved state lacks
+          compared with the definition; the reason says how the change can take effect.
       type: list
       elements: dict
       contains:
@@ -178,6 +190,7 @@ domains:
       agent_channel: true
       agent_channel_live: true
       agent_channel_state: disconnected
+      has_managed_save: false
       restart_required:
         - change: streaming_mode
           reason: "the definition says streaming mode filter, the running domain streams with off; ..."
@@ -221,7 +234,7 @@ summary:
       description: Running domains with the stream channel that nothing in the guest holds open.
       type: int
     restart_required:
-      description: Running domains that wait for a cold start.
+      description: Running domains, and shut-off domains with a saved state, that wait for a cold start.
       type: int
     problems:
       description: Domains with at least one problem.
@@ -230,7 +243,7 @@ summary:
       description: Domains M(spice.streaming.libvirt_domain) would leave alone.
       type: int
 restart_required:
-  description: Names of the running domains that wait for a cold start.
+  description: Names of the running domains, and shut-off domains with a saved state, that wait for a cold start.
   returned: always
   type: list
   elements: str

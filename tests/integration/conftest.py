@@ -58,7 +58,8 @@ def _remove(dom):
     if dom.isActive():
         dom.destroy()
     if persistent:
-        dom.undefine()
+        # A domain saved with 'virsh managedsave' keeps an image that plain undefine refuses.
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
 
 
 class Domains:

@@ -75,8 +75,8 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
     assert info['off'] == {
         'active': False, 'persistent': True, 'state': 'shut off', 'graphics': ['spice'],
         'streaming_mode': None, 'streaming_mode_live': None, 'agent_channel': False,
-        'agent_channel_live': False, 'agent_channel_state': None, 'restart_required': [],
-        'problems': [], 'skipped': False, 'reason': None}
+        'agent_channel_live': False, 'agent_channel_state': None, 'has_managed_save': False,
+        'restart_required': [], 'problems': [], 'skipped': False, 'reason': None}
 
     # Running with the channel and nothing in the guest: the case a report lists first.
     run = info['run']

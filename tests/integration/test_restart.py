@@ -12,6 +12,7 @@ refuses to start a command line carrying the stream channel, as a broken host wo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -133,26 +134,46 @@ def test_a_definition_changed_by_an_earlier_run_is_made_effective_later(domains)
 
 
 @pytest.fixture
-def refusing_emulator():
-    """A QEMU wrapper that refuses any command line carrying the stream port."""
+def emulator():
+    """Makes QEMU wrappers: real QEMU, except that they refuse some command lines, as a broken host would."""
     folder = tempfile.mkdtemp(prefix='sst-emulator-', dir='/var/tmp')
     os.chmod(folder, 0o755)
-    path = os.path.join(folder, 'qemu-refuses-stream')
-    with open(path, 'w', encoding='utf-8') as handle:
-        handle.write('#!/bin/sh\n'
-                     '# Test double of a broken host: real QEMU, except with the stream channel.\n'
-                     'for arg in "$@"; do\n'
-                     '  case "$arg" in *%s*) echo "refusing the stream channel (test wrapper)" >&2; sleep 1; exit 1;; esac\n'
-                     'done\n'
-                     'exec /usr/bin/qemu-system-x86_64 "$@"\n' % STREAM)
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
-    yield path
+
+    def make(refused, label, when=''):
+        """A wrapper that refuses a command line with an argument containing ``refused``.
+
+        ``when``: a file; the wrapper refuses everything once it exists (and only then).
+        """
+        path = os.path.join(folder, 'qemu-refuses-%s' % re.sub(r'[^a-z0-9]+', '-', label))
+        with open(path, 'w', encoding='utf-8') as handle:
+            handle.write('#!/bin/sh\n'
+                         '# Test double of a broken host: real QEMU, except with %s.\n'
+                         '%s'
+                         'for arg in "$@"; do\n'
+                         '  case "$arg" in *%s*) echo "refusing %s (test wrapper)" >&2; sleep 1; exit 1;; esac\n'
+                         'done\n'
+                         'exec /usr/bin/qemu-system-x86_64 "$@"\n' % (
+                             label,
+                             'if [ -e %s ]; then echo "refusing to start (test wrapper)" >&2; sleep 1; exit 1; fi\n'
+                             % when if when else '',
+                             refused, label))
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP
+                 | stat.S_IROTH)
+        return path
+
+    make.folder = folder
+    yield make
     shutil.rmtree(folder)
 
 
-def _with_emulator(emulator):
-    return lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS)).replace(
-        '/usr/bin/qemu-system-x86_64', emulator)
+@pytest.fixture
+def refusing_emulator(emulator):
+    """A QEMU wrapper that refuses any command line carrying the stream port."""
+    return emulator(STREAM, 'the stream channel')
+
+
+def _with_emulator(emulator, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS)):
+    return lambda n: domain_xml(n, devices=devices).replace('/usr/bin/qemu-system-x86_64', emulator)
 
 
 @pytest.mark.parametrize('backup', [True, False], ids=['from the backup', 'from the live state'])
@@ -188,3 +209,60 @@ def test_a_domain_shut_off_meanwhile_is_not_started(domains):
     again = run_module(MODULE, args([name], force_off=True))
     assert not again.failed and again.domain(name)['restart'] is None, again
     assert not domains.conn.lookupByName(name).isActive()
+
+
+def test_a_rollback_without_backup_takes_out_the_controller_it_added_and_nothing_else(domains, emulator):
+    """A host that cannot start the domain with a virtio-serial controller: the rollback removes it."""
+    path = emulator('virtio-serial', 'the virtio-serial controller')
+    domains.define('noctl', _with_emulator(path, devices=(SPICE_GRAPHICS,))).create()
+    name = domains.name('noctl')
+    original = domains.inactive_xml(name)
+    run = run_module(MODULE, args([name], force_off=True))
+    assert run.failed, run
+    restart = run.domain(name)['restart']
+    assert restart['state'] == 'rolled_back', run
+    assert 'refusing the virtio-serial controller' in restart['reason'] or 'monitor' in restart['reason'], restart
+    assert running(domains, name)
+    assert "<controller type='virtio-serial'" not in domains.live_xml(name)
+    assert domains.inactive_xml(name) == original, 'exactly what the task added was taken out'
+    assert name not in run.result['restart_required']
+
+
+def test_a_domain_left_down_by_a_failed_rollback_is_a_failure_not_a_wait(domains, emulator):
+    marker = os.path.join(emulator.folder, 'broken')
+    path = emulator(STREAM, 'everything', when=marker)
+    domains.define('down', _with_emulator(path)).create()
+    name = domains.name('down')
+    with open(marker, 'w', encoding='utf-8'):
+        pass    # from now on this host starts nothing
+    run = run_module(MODULE, args([name], force_off=True))
+    assert run.failed, run
+    restart = run.domain(name)['restart']
+    assert restart['state'] == 'down', run
+    assert 'it is SHUT OFF now' in restart['reason'] and 'virsh -c %s start %s' % (URI, name) in restart['reason']
+    assert '  ' not in restart['reason'], restart['reason']
+    assert name in run.result['failed_domains'] and 'SHUT OFF' in run.result['msg']
+    # A failure, never a domain waiting for a cold start.
+    assert name not in run.result['restart_required'], run.result['restart_required']
+    assert run.domain(name)['restart_required'] == []
+    assert name not in run.result['report'].get('waiting_for_cold_start', {})
+    assert 'SHUT OFF' in run.result['report']['failed'][name]
+    assert not domains.conn.lookupByName(name).isActive()
+
+
+def test_check_mode_predicts_that_a_paused_domain_is_left_running(domains):
+    domains.define('paused', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS)), start=True)
+    name = domains.name('paused')
+    check = run_module(MODULE, args([name]), check=True)
+    real = run_module(MODULE, args([name]))
+    assert not check.failed and not real.failed, (check, real)
+    assert real.domain(name)['restart']['state'] == 'left_running', real
+    assert check.domain(name)['restart'] == real.domain(name)['restart'], (check, real)
+    assert check.result['report'].get('would_restart', {}) == {}
+    assert check.result['restart_required'] == real.result['restart_required'] == [name]
+    assert check.result['warnings'] == real.result['warnings']
+    assert domains.conn.lookupByName(name).state()[0] == libvirt.VIR_DOMAIN_PAUSED
+
+    forced = run_module(MODULE, args([name], force_off=True), check=True)
+    assert forced.domain(name)['restart']['state'] == 'would_restart', forced
+    assert 'forces it off at once (it is paused' in forced.domain(name)['restart']['reason']

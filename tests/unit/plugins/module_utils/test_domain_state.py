@@ -14,6 +14,7 @@ from ansible_collections.spice.streaming.plugins.module_utils import domain_xml 
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
     domain_problems,
     live_gaps,
+    saved_state_gaps,
     streaming_state,
 )
 
@@ -156,3 +157,20 @@ def test_problems_match_what_libvirt_domain_refuses():
         refused = dx.check_request(root, dx.StreamingRequest('filter', 'present'))
         problems = [p for p in domain_problems(root) if 'stream channels' not in p]
         assert bool(refused) == bool(problems), name
+
+
+# ------------------------------------------------------------------ saved_state_gaps
+
+
+def test_a_saved_state_without_the_change_waits_for_it_to_be_discarded():
+    gaps = saved_state_gaps(load(TARGET), load(ALL_NO_CHANNEL))
+    assert [gap['change'] for gap in gaps] == ['streaming_mode', 'agent_channel']
+    for gap in gaps:
+        assert 'the saved state' in gap['reason'] and 'running domain' not in gap['reason']
+        assert 'virsh managedsave-remove' in gap['reason'] and 'cold start' in gap['reason']
+    assert 'was saved streaming with all' in gaps[0]['reason']
+
+
+def test_a_saved_state_like_its_definition_waits_for_nothing():
+    root = load(TARGET)
+    assert saved_state_gaps(root, as_live(root)) == []

@@ -352,3 +352,37 @@ def test_the_real_qemu_commandline_fixture_has_no_stream_port():
     root = load('q35-foreign-metadata-qemu-commandline.xml')
     assert dx.qemu_commandline_args(root)[:2] == ['-set', 'device.video0.xres=1920']
     assert dx.qemu_commandline_stream_ports(root) == []
+
+
+# ---------------------------------------------------------------- rollback without a backup
+
+
+def test_restore_takes_out_exactly_what_enable_added_to_a_domain_without_a_controller():
+    original = load('q35-spice-no-virtio-serial.xml')
+    root = copy.deepcopy(original)
+    dx.apply_request(root, ENABLE)
+    actions = dx.restore_managed_parts(root, live_root=original)
+    assert "removed <controller type='virtio-serial' index='0'>, which the running domain did not have" in actions
+    assert dx.to_string(root) == dx.to_string(original)
+
+
+def test_restore_keeps_a_controller_another_virtio_port_now_uses():
+    original = load('q35-spice-no-virtio-serial.xml')
+    root = copy.deepcopy(original)
+    dx.apply_request(root, ENABLE)
+    # Someone else added a virtio port to the definition meanwhile: it needs the controller.
+    agent = etree.fromstring("<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>")
+    dx.devices_of(root).append(agent)
+    actions = dx.restore_managed_parts(root, live_root=original)
+    assert not any('controller' in action for action in actions)
+    assert [c.get('index') for c in dx.virtio_serial_controllers(root)] == ['0']
+    assert dx.stream_channels(root) == []
+
+
+def test_restore_keeps_a_controller_the_running_domain_had():
+    original = load('q35-spice-virtmanager.xml')
+    assert dx.virtio_serial_controllers(original)
+    root = copy.deepcopy(original)
+    dx.apply_request(root, ENABLE)
+    dx.restore_managed_parts(root, live_root=original)
+    assert dx.to_string(root) == dx.to_string(original)

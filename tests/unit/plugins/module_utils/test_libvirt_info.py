@@ -75,6 +75,16 @@ def test_describe_running_with_a_definition_changed_since_start():
     assert [gap['change'] for gap in info['restart_required']] == ['streaming_mode']
 
 
+def test_describe_a_shut_off_domain_whose_saved_state_lacks_its_definition():
+    info = blank()
+    info['has_managed_save'] = True
+    libvirt_info.describe(info, load('q35-spice-streaming-filter.xml'), None, exact=False,
+                          saved_root=load('q35-spice-virtmanager.xml'))
+    assert [gap['change'] for gap in info['restart_required']] == ['streaming_mode', 'agent_channel']
+    assert all('managedsave-remove' in gap['reason'] for gap in info['restart_required'])
+    assert info['streaming_mode_live'] is None and not info['agent_channel_live']
+
+
 def test_describe_skips_like_libvirt_domain():
     vnc = load('q35-vnc-only.xml')
     by_pattern = libvirt_info.describe(blank(), vnc, None, exact=False)

@@ -9,6 +9,8 @@ cannot be made to produce on cue: the connection dying in the middle of a batch.
 
 from __future__ import annotations
 
+import os
+
 import libvirt
 import pytest
 
@@ -114,3 +116,55 @@ def test_a_request_that_landed_without_an_answer_still_names_its_domain(conn, pa
     assert not conn.lookupByName('u-ans-1').isActive()
     # Never asked: still runs, and is not named.
     assert conn.lookupByName('u-ans-2').isActive()
+
+
+def _start_fails(conn, also=None):
+    """Every start fails, as on a broken host; ``also`` is what another client does meanwhile."""
+    real_create = libvirt.virDomain.createWithFlags
+
+    def fail(dom, flags=0):
+        if also:
+            also()
+        raise libvirt.libvirtError('internal error: qemu unexpectedly closed the monitor (test)')
+
+    libvirt.virDomain.createWithFlags = fail
+    return real_create
+
+
+def test_a_domain_undefined_before_its_rollback_is_never_defined_again(conn, tmp_path):
+    """The start failed; another client undefined the shut-off domain: no define brings it back."""
+    running_domains(conn, ['u-rb-gone'])
+    run, selection = plan_and_apply(conn, 'u-rb-gone', backup_dir=str(tmp_path))
+    assert run.results['u-rb-gone']['backup_file']
+    real_create = _start_fails(conn, also=lambda: conn.lookupByName('u-rb-gone').undefine())
+    try:
+        lr.Restarts(run, lr.RestartPolicy('when_needed', force_off=True), sleep=lambda s: None).restart(
+            selection.domains)
+    finally:
+        libvirt.virDomain.createWithFlags = real_create
+    with pytest.raises(libvirt.libvirtError):
+        conn.lookupByName('u-rb-gone')
+    result = run.results['u-rb-gone']
+    assert result['restart']['state'] == 'vanished', result
+    assert 'nothing was rolled back or started' in result['reason'] and 'virsh' not in result['reason']
+    assert 'u-rb-gone' not in run.failures and result['restart_required'] == []
+
+
+def test_a_failed_rollback_says_so_in_one_clean_sentence(conn, tmp_path):
+    running_domains(conn, ['u-rb-down'])
+    run, selection = plan_and_apply(conn, 'u-rb-down', backup_dir=str(tmp_path))
+    os.unlink(run.results['u-rb-down']['backup_file'])     # the backup cannot be read back
+    real_create = _start_fails(conn)
+    try:
+        lr.Restarts(run, lr.RestartPolicy('when_needed', force_off=True), sleep=lambda s: None).restart(
+            selection.domains)
+    finally:
+        libvirt.virDomain.createWithFlags = real_create
+    result = run.results['u-rb-down']
+    assert result['restart']['state'] == 'down'
+    reason = result['restart']['reason']
+    assert 'bringing back its previous definition failed too (' in reason and '  ' not in reason, reason
+    assert run.failures['u-rb-down'] == reason and result['restart_required'] == []
+    report = run.summary()['report']
+    assert report['failed'] == {'u-rb-down': reason} and 'waiting_for_cold_start' not in report
+    assert run.summary()['restart_required'] == []
