@@ -231,6 +231,11 @@ class BackupFile:
     def stamp(self):
         return format_stamp(self.when)
 
+    @property
+    def written(self):
+        """When it was written, for people: ``2026-11-24 10:15:00 UTC``."""
+        return self.when.astimezone(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
+
     def read(self):
         with open(self.path, encoding='utf-8') as handle:
             return handle.read()

@@ -275,6 +275,10 @@ class StreamingRun:
     instead of stopping the whole run.
     """
 
+    # How the plan pass's error speaks of the domains it refuses, and of what happens to the others.
+    UNFIT = 'cannot be brought to the asked state'
+    VERB = 'converge'
+
     def __init__(self, conn, uri, request, check_mode=False, live=True,
                  backup_dir=None, diff=False, skip_unfit=False, overrides=(), pool=None):
         self.conn = conn
@@ -363,11 +367,11 @@ class StreamingRun:
             return
         sentences = []
         if problems:
-            sentences.append('%d domain%s cannot be brought to the asked state: %s. Fix them, leave '
-                             'them out with exclude, or set unfit_domains=skip to converge the others'
-                             % (len(problems), '' if len(problems) == 1 else 's',
+            sentences.append('%d domain%s %s: %s. Fix them, leave them out with exclude, or set '
+                             'unfit_domains=skip to %s the others'
+                             % (len(problems), '' if len(problems) == 1 else 's', self.UNFIT,
                                 '; '.join(self._problem_line(name, text)
-                                          for name, text in sorted(problems.items()))))
+                                          for name, text in sorted(problems.items())), self.VERB))
         if backup_problem:
             sentences.append('backup_dir %s' % backup_problem)
         raise StreamingError('nothing was changed: %s.' % '. '.join(sentences), failed_domains=problems)
