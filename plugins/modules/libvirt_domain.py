@@ -159,7 +159,12 @@ options:
   backup:
     description:
       - Keep the original persistent definition of every domain the module changes, in
-        O(backup_dir). Restore one with C(virsh define FILE).
+        O(backup_dir). M(spice.streaming.libvirt_domain_restore) puts them back; C(virsh define FILE)
+        restores one by hand.
+      - A backup file is named C(<prefix>.<uuid>.<time>.xml), so any valid domain name fits: the
+        prefix is the name with characters other than letters, digits, C(.), C(_), C(+) and C(-)
+        replaced by C(_), cut to 64 characters; the time is UTC. The full name is in the file, the
+        domain XML.
       - Backup files hold the definition with its secrets (for example SPICE passwords) and are
         readable by their owner only.
     type: bool
@@ -339,7 +344,7 @@ domains:
           reason: "libvirt refused to hot-plug the stream channel on the running domain (...)"
       skipped: false
       reason: null
-      backup_file: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml
+      backup_file: /var/lib/spice-streaming/backups/vdi-001.5f0c8a52-3d0e-4c7e-9a43-0d1f8a0b7c11.20261124T101500.000000Z.xml
       notes: []
 changed_domains:
   description: Names of the domains that changed.
@@ -382,7 +387,7 @@ backup_files:
   description: Backup file of each changed domain, when O(backup) was set.
   returned: always
   type: dict
-  sample: {vdi-001: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml}
+  sample: {vdi-001: /var/lib/spice-streaming/backups/vdi-001.5f0c8a52-3d0e-4c7e-9a43-0d1f8a0b7c11.20261124T101500.000000Z.xml}
 failed_domains:
   description: Domains that could not be brought to the asked state, with the reason.
   returned: failure
