@@ -25,11 +25,6 @@ from __future__ import annotations
 
 import os
 
-try:
-    import libvirt
-except ImportError:  # libvirt_streaming.ensure_bindings reports it
-    libvirt = None
-
 from ansible_collections.spice.streaming.plugins.module_utils import (
     domain_backups,
     domain_restore,
@@ -111,10 +106,10 @@ class RestoreRun(StreamingRun):
     def _problem_line(self, name, text):
         if text == NO_SUCH_DOMAIN and self._unknown_backups.get(name):
             backup = self._unknown_backups[name][0]
+            unknown = unknown_name_sentence(name, self.host, self.uri)
             return ('%s; backup_dir holds a backup of a domain of that name (UUID %s) that no longer '
                     "exists, which a restore does not define again: 'virsh -c %s define %s' brings it "
-                    'back if it should come back' % (unknown_name_sentence(name, self.host, self.uri),
-                                                      backup.uuid, self.uri, backup.path))
+                    'back if it should come back' % (unknown, backup.uuid, self.uri, backup.path))
         return super()._problem_line(name, text)
 
     def _plan_domain(self, dom, selected, result):
@@ -205,9 +200,13 @@ class RestoreRun(StreamingRun):
 
     # ------------------------------------------------------------ pass 2: apply
 
-    def _define(self, worker, selected, planned, result):
-        """Read the domain again, keep what it is, define the backup, confirm; the diff entry."""
-        planned_digest, chosen = planned
+    def _define(self, worker, selected, planned_digest, result):
+        """Read the domain again, keep what it is, define the backup, confirm; the diff entry.
+
+        ``planned_digest``: what the plan pass kept, here the digest of the definition it
+        read and the chosen backup.
+        """
+        planned_digest, chosen = planned_digest
         dom = worker.domain(selected)
         current_text = dom.XMLDesc(self.inactive_flags)
         current = domain_xml.parse_domain(current_text)

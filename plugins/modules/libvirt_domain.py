@@ -161,7 +161,7 @@ options:
       - Keep the original persistent definition of every domain the module changes, in
         O(backup_dir). M(spice.streaming.libvirt_domain_restore) puts them back; C(virsh define FILE)
         restores one by hand.
-      - A backup file is named C(<prefix>.<uuid>.<time>.xml), so any valid domain name fits: the
+      - A backup file is named C(<prefix>.<uuid>.<time>.xml), so any valid domain name fits. The
         prefix is the name with characters other than letters, digits, C(.), C(_), C(+) and C(-)
         replaced by C(_), cut to 64 characters; the time is UTC. The full name is in the file, the
         domain XML.
