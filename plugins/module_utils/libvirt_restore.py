@@ -244,6 +244,21 @@ class RestoreRun(StreamingRun):
             return self._diff_entry(selected.name, current_text, after_text)
         return None
 
+    # ------------------------------------------------------------ restarts
+
+    def restart_candidates(self, selected_domains):
+        """The selected domains to hand to ``libvirt_restart.Restarts``.
+
+        A real run hands them all: the restarts compare each running domain with the
+        definition the restore left.  Check mode defined nothing, so the stored
+        definition is still the rolled-out one; only the domains that lack something of
+        the definition a real run puts back (``restart_required``) may restart.
+        """
+        if not self.check_mode:
+            return selected_domains
+        return [selected for selected in selected_domains
+                if self.results.get(selected.name, {}).get('restart_required')]
+
     # ------------------------------------------------------------ result
 
     def summary(self):

@@ -330,7 +330,7 @@ def run_module(module):
         run.plan(selection.domains, selection.unknown)
         run.apply()
         if policy.enabled:
-            Restarts(run, policy).restart(selection.domains)
+            Restarts(run, policy).restart(run.restart_candidates(selection.domains))
     finally:
         pool.close()
         conn.close()

@@ -176,3 +176,29 @@ def test_a_running_domain_is_not_restarted_and_what_waits_for_a_cold_start_is_re
     # Until its cold start, later runs say the same without changing anything.
     again = _restore([name], backup_dir)
     assert not again.changed and again.result['restart_required'] == [name], again
+
+
+def test_restarts_only_when_asked_and_only_what_needs_it(domains, tmp_path):
+    """restart=when_needed: check mode predicts exactly; the real run restarts the domain that runs
+    the rolled-out definition and leaves the one that never did alone."""
+    devices = (VIRTIO_SERIAL, VDAGENT, HAND_SET_ALL)
+    domains.define('cold', lambda n: domain_xml(n, devices=devices), start=True)
+    domains.define('warm', lambda n: domain_xml(n, devices=devices), start=True)
+    cold, warm = domains.name('cold'), domains.name('warm')
+    backup_dir = str(tmp_path / 'backups')
+    _rollout([cold, warm], backup_dir)
+    domains.cold_restart(cold)   # runs the rolled-out definition now; warm still runs its original
+    pids = {name: _qemu_pid(name) for name in (cold, warm)}
+    options = {'restart': 'when_needed', 'force_off': True, 'shutdown_timeout': 0}
+
+    check = _restore([cold, warm], backup_dir, check=True, **options)
+    assert not check.failed and check.domain(cold)['restart']['state'] == 'would_restart', check
+    assert check.domain(warm)['restart'] is None, check
+    assert {name: _qemu_pid(name) for name in pids} == pids
+
+    real = _restore([cold, warm], backup_dir, **options)
+    assert not real.failed and real.result['restarted_domains'] == [cold], real
+    assert _qemu_pid(warm) == pids[warm] and _qemu_pid(cold) != pids[cold]
+    live = domains.live_xml(cold)
+    assert "<streaming mode='all'/>" in live and 'org.spice-space.stream.0' not in live
+    assert real.result['restart_required'] == []
