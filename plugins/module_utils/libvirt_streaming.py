@@ -22,13 +22,10 @@ A run has two passes so that bad input changes nothing:
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import fnmatch
 import hashlib
-import os
 import socket
-import tempfile
 import time
 import traceback
 
@@ -47,7 +44,7 @@ from ansible.module_utils.common.respawn import (
     respawn_module,
 )
 
-from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
@@ -346,6 +343,10 @@ class StreamingRun:
     instead of stopping the whole run.
     """
 
+    # How the plan pass's error speaks of the domains it refuses, and of what happens to the others.
+    UNFIT = 'cannot be brought to the asked state'
+    VERB = 'converge'
+
     def __init__(self, conn, uri, request, check_mode=False, live=True,
                  backup_dir=None, diff=False, skip_unfit=False, overrides=(), pool=None):
         self.conn = conn
@@ -439,11 +440,11 @@ class StreamingRun:
             return
         sentences = []
         if problems:
-            sentences.append('%d domain%s cannot be brought to the asked state: %s. Fix them, leave '
-                             'them out with exclude, or set unfit_domains=skip to converge the others'
-                             % (len(problems), '' if len(problems) == 1 else 's',
+            sentences.append('%d domain%s %s: %s. Fix them, leave them out with exclude, or set '
+                             'unfit_domains=skip to %s the others'
+                             % (len(problems), '' if len(problems) == 1 else 's', self.UNFIT,
                                 '; '.join(self._problem_line(name, text)
-                                          for name, text in sorted(problems.items()))))
+                                          for name, text in sorted(problems.items())), self.VERB))
         if backup_problem:
             sentences.append('backup_dir %s' % backup_problem)
         raise StreamingError('nothing was changed: %s.' % '. '.join(sentences), failed_domains=problems)
@@ -502,25 +503,12 @@ class StreamingRun:
             self.diffs = [entry for entry in self.diffs if entry['before_header'] not in headers]
 
     def _check_backup_dir(self):
-        """Why ``backup_dir`` cannot take backups, or None; checked before anything is defined."""
-        path = self.backup_dir
-        if os.path.islink(path) and not os.path.exists(path):
-            return ('%s is a symbolic link to %s, which does not exist; point backup_dir at a '
-                    'directory' % (path, os.readlink(path)))
-        if os.path.exists(path):
-            if not os.path.isdir(path):
-                return '%s exists and is not a directory; point backup_dir at a directory' % path
-            if not os.access(path, os.W_OK | os.X_OK):
-                return ('%s is not writable by the user the task runs as; run the task as root '
-                        '(become: true) or choose another backup_dir' % path)
-            return None
-        parent = os.path.dirname(os.path.abspath(path))
-        while not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-            return ('%s does not exist and cannot be created (%s is not a writable directory); '
-                    'run the task as root (become: true) or choose another backup_dir' % (path, parent))
-        return None
+        """Why ``backup_dir`` cannot take backups, or None; checked before anything is defined.
+
+        A real run also writes and removes a file there, which finds what no
+        permission bit shows (a read-only mount, a full disk, a security policy).
+        """
+        return domain_backups.backup_dir_problem(self.backup_dir, self.host, probe=not self.check_mode)
 
     def _plan_one(self, worker, selected):
         """Plan one domain on one connection, touching only its own result.
@@ -754,22 +742,12 @@ class StreamingRun:
         return None
 
     def _backup(self, name, xml_text):
-        """Keep the original definition; restore it with ``virsh define FILE``."""
-        os.makedirs(self.backup_dir, mode=0o700, exist_ok=True)
-        stamp = datetime.datetime.now().strftime('%Y%m%dT%H%M%S.%f')
-        path = os.path.join(self.backup_dir, '%s.%s.xml' % (name.replace('/', '_'), stamp))
-        # Written with the secure flag, the definition may hold passwords: owner only.
-        fd, tmp = tempfile.mkstemp(dir=self.backup_dir, prefix='.%s.' % name.replace('/', '_'))
-        try:
-            with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-                handle.write(xml_text)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        """Keep the original definition; restore it with ``virsh define FILE`` or libvirt_domain_restore.
+
+        The file name holds a short safe form of the name, the UUID and the time
+        (``domain_backups``), so any valid domain name fits.
+        """
+        return domain_backups.write_backup(self.backup_dir, name, xml_text)
 
     # ------------------------------------------------------------ running domains
 

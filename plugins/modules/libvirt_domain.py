@@ -169,7 +169,12 @@ options:
   backup:
     description:
       - Keep the original persistent definition of every domain the module changes, in
-        O(backup_dir). Restore one with C(virsh define FILE).
+        O(backup_dir). M(spice.streaming.libvirt_domain_restore) puts them back; C(virsh define FILE)
+        restores one by hand.
+      - A backup file is named C(<prefix>.<uuid>.<time>.xml), so any valid domain name fits. The
+        prefix is the name with characters other than letters, digits, C(.), C(_), C(+) and C(-)
+        replaced by C(_), cut to 64 characters; the time is UTC. The full name is in the file, the
+        domain XML.
       - Backup files hold the definition with its secrets (for example SPICE passwords) and are
         readable by their owner only.
     type: bool
@@ -357,7 +362,7 @@ domains:
           reason: "libvirt refused to hot-plug the stream channel on the running domain (...)"
       skipped: false
       reason: null
-      backup_file: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml
+      backup_file: /var/lib/spice-streaming/backups/vdi-001.5f0c8a52-3d0e-4c7e-9a43-0d1f8a0b7c11.20261124T101500.000000Z.xml
       notes: []
 changed_domains:
   description: Names of the domains that changed.
@@ -403,7 +408,7 @@ backup_files:
   description: Backup file of each changed domain, when O(backup) was set.
   returned: always
   type: dict
-  sample: {vdi-001: /var/lib/spice-streaming/backups/vdi-001.20261124T101500.000000.xml}
+  sample: {vdi-001: /var/lib/spice-streaming/backups/vdi-001.5f0c8a52-3d0e-4c7e-9a43-0d1f8a0b7c11.20261124T101500.000000Z.xml}
 failed_domains:
   description: Domains that could not be brought to the asked state, with the reason.
   returned: failure
@@ -427,25 +432,10 @@ connection_lost:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_task
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
-    connect,
-    libvirt_argument_spec,
-    option_problem,
-)
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import ConnectionPool
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import (
-    RESTART_CHOICES,
-    RestartPolicy,
-    Restarts,
-)
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    StreamingError,
-    StreamingRun,
-    ensure_bindings,
-    select,
-    selection_warning,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import libvirt_argument_spec
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingRun
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     AGENT_CHANNEL_STATES,
     STREAMING_MODES,
@@ -455,6 +445,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
 
 def argument_spec():
     spec = libvirt_argument_spec()
+    spec.update(libvirt_task.restart_argument_spec())
     spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
@@ -463,10 +454,6 @@ def argument_spec():
             streaming_mode=dict(type='str', choices=list(STREAMING_MODES), aliases=['mode']),
             agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES)))),
         live=dict(type='bool', default=True),
-        restart=dict(type='str', default='never', choices=list(RESTART_CHOICES)),
-        restart_batch=dict(type='int', default=5),
-        shutdown_timeout=dict(type='int', default=300),
-        force_off=dict(type='bool', default=False),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
     )
@@ -484,66 +471,21 @@ def _overrides(params, default):
 
 def run_module(module):
     params = module.params
-    try:
-        policy = RestartPolicy(params['restart'], params['restart_batch'], params['shutdown_timeout'],
-                               params['force_off'])
-    except ValueError as err:
-        module.fail_json(msg=str(err))
-    problem = option_problem(params)
-    if problem:
-        module.fail_json(msg=problem)
     request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
-    conn = connect(params['uri'], read_only=module.check_mode, timeout=params['libvirt_timeout'],
-                   read_only_why='as check mode opens it')
-    pool = ConnectionPool(conn, params['uri'], params['parallel'], read_only=module.check_mode,
-                          timeout=params['libvirt_timeout'])
-    try:
-        run = StreamingRun(
+
+    def make_run(conn, pool):
+        return StreamingRun(
             conn, params['uri'], request,
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
             overrides=_overrides(params, request), pool=pool)
-        selection = select(conn, params['name'], params['exclude'])
-        warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
-        if warning and params['require_match'] and not selection.domains:
-            raise StreamingError('nothing was changed: %s (require_match is set).' % warning,
-                                 failed_domains={})
-        if warning:
-            module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
-        run.plan(selection.domains, selection.unknown)
-        run.apply()
-        if policy.enabled:
-            Restarts(run, policy).restart(selection.domains)
-    finally:
-        pool.close()
-        conn.close()
-    if pool.note():
-        run.warnings.append(pool.note())
-    for text in run.warnings:
-        module.warn(text)
-    result = run.summary()
-    if module._diff:
-        result['diff'] = run.diffs
-    if run.failures:
-        result['failed_domains'] = run.failures
-        module.fail_json(
-            msg='%d of the selected domains could not be brought to the asked state: %s' % (
-                len(run.failures), '; '.join('%s: %s' % (run.where(name), reason)
-                                             for name, reason in sorted(run.failures.items()))),
-            **result)
-    module.exit_json(**result)
+
+    libvirt_task.run_task(module, make_run, 'could not be brought to the asked state')
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    ensure_bindings(module)
-    try:
-        run_module(module)
-    except StreamingError as err:
-        details = {'changed': False}
-        details.update(err.details)
-        module.fail_json(msg=err.msg, **details)
+    libvirt_task.main(AnsibleModule, argument_spec(), run_module)
 
 
 if __name__ == '__main__':
