@@ -301,6 +301,9 @@ class StreamingRun:
             self.inactive_flags |= libvirt.VIR_DOMAIN_XML_SECURE
         self.results = {}
         self.diffs = []
+        # Secret values of the definitions read (domain_xml.definition_secrets), for the
+        # module to keep out of its messages: QEMU quotes whole arguments in its errors.
+        self.secrets = set()
         self.failures = {}
         self.warnings = []
         self._plans = []
@@ -443,6 +446,7 @@ class StreamingRun:
             root = domain_xml.parse_domain(original)
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
+        self.secrets.update(domain_xml.definition_secrets(root))
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
@@ -583,6 +587,7 @@ class StreamingRun:
             result['notes'].append('the definition was changed by someone else after it was read; '
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
+        self.secrets.update(domain_xml.definition_secrets(root))
         before_state = domain_xml.managed_state(root)
         request = self.request_for(selected.name)
         actions = domain_xml.apply_request(root, request)

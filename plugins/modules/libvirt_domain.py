@@ -20,8 +20,12 @@ description:
     element, attribute, namespace, metadata and C(qemu:commandline) stays exactly as it was.
     Duplicated stream channels, which C(virt-xml --add-device) run twice leaves and which stop
     a domain from starting, are reduced to one.
-  - The persistent definition is read with its secrets, so passwords survive the redefine;
-    diffs mask them.
+  - The persistent definition is read with its secrets, so passwords survive the redefine.
+    What the module shows masks them as C(********) (diffs, messages, warnings): every value
+    libvirt itself shows only with C(VIR_DOMAIN_XML_SECURE) (the C(passwd) of C(<graphics>), the
+    C(<cookie>) values of a network disk or CD-ROM) and the secrets in C(<qemu:commandline>)
+    arguments, found as M(spice.streaming.qemu_cmdline) finds them (C(-object secret,data=),
+    C(password=) and the like). Backup files keep the real values.
   - Every domain is read and checked before anything is defined. Unknown names, a domain
     named exactly that has no SPICE graphics, or another port already named
     C(org.spice-space.stream.0) (a C(unix) or C(pty) channel, or a port added through
@@ -180,8 +184,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns the persistent definition of each changed domain before and after, passwords
-        masked. In check mode the after side is the edited definition before libvirt adds
+      - Returns the persistent definition of each changed domain before and after, with every
+        secret masked (see the description). In check mode the after side is the edited definition before libvirt adds
         addresses to new devices.
   idempotent:
     description: When run twice in a row with the same options, the second run reports no change.
@@ -424,6 +428,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     select,
     selection_warning,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.secrets import (
+    hide_from_result,
+    mask_text,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     AGENT_CHANNEL_STATES,
     STREAMING_MODES,
@@ -492,15 +500,20 @@ def run_module(module):
                                  failed_domains={})
         if warning:
             module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
-        run.plan(selection.domains, selection.unknown)
-        run.apply()
-        if policy.enabled:
-            Restarts(run, policy).restart(selection.domains)
+        try:
+            run.plan(selection.domains, selection.unknown)
+            run.apply()
+            if policy.enabled:
+                Restarts(run, policy).restart(selection.domains)
+        finally:
+            # libvirt and QEMU errors may quote a secret of a definition (a whole
+            # <qemu:commandline> argument): keep every one out of the result and messages.
+            hide_from_result(module, run.secrets)
     finally:
         pool.close()
         conn.close()
     for text in run.warnings:
-        module.warn(text)
+        module.warn(mask_text(text, run.secrets))
     result = run.summary()
     if module._diff:
         result['diff'] = run.diffs
