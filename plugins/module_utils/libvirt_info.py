@@ -32,7 +32,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     StreamingError,
     hypervisor_name,
     select_domains,
-    unknown_names_error,
+    unknown_name_sentence,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
@@ -150,7 +150,10 @@ def disconnected(info):
 def gather(conn, uri, names, exclude, pool=None):
     """The streaming state of the selected domains; raises StreamingError for the whole run.
 
-    ``pool`` spreads the reads over several connections (libvirt_pool); one by default.
+    An exact name that matches no domain does not stop the read: it is listed in
+    ``missing_domains``, with a sentence for each in ``warnings``, and every domain
+    that exists is read.  ``pool`` spreads the reads over several connections
+    (libvirt_pool); one by default.
     """
     libvirt = libvirt_streaming.libvirt
     host = hypervisor_name(conn)
@@ -162,8 +165,6 @@ def gather(conn, uri, names, exclude, pool=None):
             raise _connection_lost(host, uri, 0, 0, _message(err)) from err
         raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, _message(err)),
                              uri=uri) from err
-    if unknown:
-        raise unknown_names_error(host, uri, unknown)
 
     def read_one(worker, item):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
@@ -200,6 +201,8 @@ def gather(conn, uri, names, exclude, pool=None):
         'summary': summarize(domains),
         'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),
         'skipped_domains': {name: info['reason'] for name, info in domains.items() if info['skipped']},
+        'missing_domains': list(unknown),
+        'warnings': [unknown_name_sentence(name, host, uri) for name in unknown],
     }
 
 
@@ -210,7 +213,7 @@ def read_host(uri, names=('*',), exclude=(), parallel=1):
     try:
         result = gather(conn, uri, list(names), list(exclude), pool=pool)
         if pool.note():
-            result['warnings'] = [pool.note()]
+            result['warnings'].append(pool.note())
         return result
     finally:
         pool.close()

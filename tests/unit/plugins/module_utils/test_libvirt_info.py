@@ -107,12 +107,17 @@ def test_gather_on_the_test_driver(conn):
     assert summary['streaming_modes'] == {'off': 0, 'all': 0, 'filter': 1, 'unset': 2}
 
 
-def test_unknown_exact_name_fails_with_libvirt_domains_words(conn):
-    with pytest.raises(StreamingError) as caught:
-        libvirt_info.gather(conn, URI, [PREFIX + 'nope'], [])
-    assert "no domain named '%snope'" % PREFIX in caught.value.msg
-    assert "virsh -c %s list --all" % URI in caught.value.msg
-    assert caught.value.details == {'failed_domains': {PREFIX + 'nope': 'no such domain'}}
+def test_unknown_exact_name_is_listed_and_the_others_are_read(conn):
+    conn.defineXML(fixture_xml('q35-spice-streaming-filter.xml', PREFIX + 'a'))
+    conn.defineXML(fixture_xml('q35-spice-virtmanager.xml', PREFIX + 'b'))
+    result = libvirt_info.gather(conn, URI, [PREFIX + 'a', PREFIX + 'b', PREFIX + 'retired'], [])
+    assert sorted(result['domains']) == [PREFIX + 'a', PREFIX + 'b']
+    assert result['missing_domains'] == [PREFIX + 'retired']
+    assert result['summary']['domains'] == 2
+    (warning,) = result['warnings']
+    assert "no domain named '%sretired'" % PREFIX in warning and URI in warning
+    assert "virsh -c %s list --all" % URI in warning
+    assert libvirt_info.gather(conn, URI, [PREFIX + 'a'], [])['missing_domains'] == []
 
 
 class _DroppingConnection:
