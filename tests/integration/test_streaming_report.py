@@ -129,7 +129,7 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     assert summary_numbers(page) == {
         'hypervisors_read': 2, 'hypervisors_failed': 2, 'domains': 6, 'running': 0, 'paused': 2,
         'shut_off': 4, 'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 1,
-        'restart_required': 1, 'problems': 1, 'skipped': 1}
+        'restart_required': 1, 'problems': 1, 'missing_domains': 0, 'skipped': 1}
     modes = {element.get('id'): int(element.text_content())
              for element in page.xpath("//strong[starts-with(@id, 'mode-')]")}
     assert modes == {'mode-filter': 2, 'mode-all': 1, 'mode-off': 0, 'mode-unset': 2}
