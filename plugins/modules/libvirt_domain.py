@@ -21,8 +21,8 @@ description:
     Duplicated stream channels, which C(virt-xml --add-device) run twice leaves and which stop
     a domain from starting, are reduced to one.
   - The persistent definition is read with its secrets, so passwords survive the redefine.
-    What the module shows masks them as C(********) (diffs, messages, warnings): every value
-    libvirt itself shows only with C(VIR_DOMAIN_XML_SECURE) (the C(passwd) of C(<graphics>), the
+    What the module shows masks them as C(********) (diffs, messages, warnings), that is every
+    value libvirt itself shows only with C(VIR_DOMAIN_XML_SECURE) (the C(passwd) of C(<graphics>), the
     C(<cookie>) values of a network disk or CD-ROM) and the secrets in C(<qemu:commandline>)
     arguments, found as M(spice.streaming.qemu_cmdline) finds them (C(-object secret,data=),
     C(password=) and the like). Backup files keep the real values.

@@ -24,7 +24,7 @@ description:
     M(spice.streaming.libvirt_domain), which must not change a partial selection; a report
     needs what exists. Every domain that exists is read, the missing names are returned in
     RV(missing_domains), and the task warns about each, naming the hypervisor and the URI.
-    Add C(failed_when: result.missing_domains | length > 0) to make them an error.
+    A C(failed_when) on RV(missing_domains) makes them an error (see EXAMPLES).
   - A domain that M(spice.streaming.libvirt_domain) would leave alone (transient, or without SPICE
     graphics while selected by a pattern) is still described, with RV(domains.skipped) and the reason.
 author:

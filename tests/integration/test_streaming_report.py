@@ -15,12 +15,14 @@ import re
 import shutil
 import socket
 import subprocess
+from xml.sax.saxutils import escape as xml_escape
 
 import libvirt
 import lxml.html
 import pytest
 import yaml
 from lxml import etree
+from markdown_it import MarkdownIt
 
 from tests.support.collection_path import REPO_ROOT
 from tests.support.libvirt_env import (
@@ -203,9 +205,12 @@ document.body.setAttribute('data-scroll-width', document.documentElement.scrollW
 """
 
 
+def row_cells(row):
+    return [td.text_content().strip() for td in row.xpath('td')]
+
+
 def markdown_page(markdown, path):
     """report.md as a CommonMark renderer with GFM tables and raw HTML turns it into a page."""
-    from markdown_it import MarkdownIt    # a test requirement (scripts/requirements-test.txt)
     html = MarkdownIt('commonmark', {'html': True}).enable(['table', 'strikethrough']).render(markdown)
     path.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>%s</body></html>' % html)
     return path.as_uri()
@@ -216,10 +221,9 @@ def test_hostile_long_transient_and_missing_names(domains, tmp_path):
               'fmt': '*desk* _01_ `code` |pipe| & [x](y)', 'long': 'long-' + 'n' * 150}
     xss, fmt, long_name = (domains.name(labels[key]) for key in ('xss', 'fmt', 'long'))
     assert len(long_name) >= 190
-    escaped = lambda n: n.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')  # noqa: E731
-    domains.define(labels['xss'], lambda n: domain_xml(escaped(n), devices=(VIRTIO_SERIAL, UNIX_STREAM_PORT,
-                                                                            SPICE_GRAPHICS)))
-    domains.define(labels['fmt'], lambda n: domain_xml(escaped(n)))
+    domains.define(labels['xss'], lambda n: domain_xml(
+        xml_escape(n), devices=(VIRTIO_SERIAL, UNIX_STREAM_PORT, SPICE_GRAPHICS)))
+    domains.define(labels['fmt'], lambda n: domain_xml(xml_escape(n)))
     domains.define(labels['long'], domain_xml)
     domains.define('trans', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_ALL)),
                    transient=True)
@@ -255,9 +259,8 @@ def test_hostile_long_transient_and_missing_names(domains, tmp_path):
     assert max(int(th.get('data-right')) for th in page.xpath('//th')) <= 1280
     assert int(page.body.get('data-scroll-width')) <= 1280
     # A transient domain has no definition; a missing name is a problem of the hypervisor.
-    cells = lambda row: [td.text_content().strip() for td in row.xpath('td')]  # noqa: E731
-    assert cells(rows[trans])[3:6] == ['no definition (transient)', 'all', 'no definition']
-    assert cells(rows[retired])[1] == 'not found' and 'has no domain of that name' in cells(rows[retired])[8]
+    assert row_cells(rows[trans])[3:6] == ['no definition (transient)', 'all', 'no definition']
+    assert row_cells(rows[retired])[1] == 'not found' and 'has no domain of that name' in row_cells(rows[retired])[8]
     problems = [(item.get('data-domain'), item.xpath("string(.//span[@class='where'])"))
                 for item in page.xpath("//li[@data-kind='problem']")]
     assert (retired, 'on hv-a, not found') in problems and xss in dict(problems)
