@@ -14,20 +14,33 @@ from __future__ import annotations
 
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import MASK
 
+# Shorter values are masked where they are known to be (a diff masks by structure,
+# whatever the length) but not searched for in free text: every "1" or "on" of a
+# result turned into ******** would garble names, states and counts (Ansible masks
+# every occurrence, and replaces a value that equals one outright), for a secret
+# that short that hiding could not protect anyway.
+MIN_SEARCHED = 4
+
+
+def searched(secrets):
+    """The values of ``secrets`` that are looked for in messages, longest first."""
+    return sorted((value for value in secrets if len(value) >= MIN_SEARCHED), key=len, reverse=True)
+
 
 def mask_text(text, secrets):
-    """``text`` with every occurrence of each value in ``secrets`` replaced by ``********``.
+    """``text`` with every occurrence of each searched value of ``secrets`` replaced by ``********``.
 
     Longer values first, so a secret that contains another is masked whole.
     """
-    for secret in sorted((value for value in secrets if value), key=len, reverse=True):
+    for secret in searched(secrets):
         text = text.replace(secret, MASK)
     return text
 
 
 def hide_from_result(module, secrets):
-    """Have Ansible mask ``secrets`` in everything the module returns (``msg`` included).
+    """Have Ansible mask the searched values of ``secrets`` in everything the module returns.
 
-    Ansible does not apply this to warnings: pass those through :func:`mask_text`.
+    That covers ``msg`` and every other key; Ansible does not apply it to
+    warnings: pass those through :func:`mask_text`.
     """
-    module.no_log_values.update(value for value in secrets if value)
+    module.no_log_values.update(searched(secrets))
