@@ -36,6 +36,8 @@ _RANK = {kind: rank for rank, (kind, _title, _text) in enumerate(ATTENTION)}
 # Counts summed over the hypervisors that could be read, in the order shown.
 FLEET_COUNTS = ('domains', 'running', 'paused', 'shut_off', 'transient', 'spice', 'agent_channel',
                 'agent_connected', 'agent_disconnected', 'restart_required', 'problems', 'skipped')
+# The state shown for a name of the selection that matches no domain.
+NOT_FOUND = 'not found'
 STREAMING_MODES = ('filter', 'all', 'off', 'unset')
 # The summary at the top of the report: key, label, and the tone it takes when not zero.
 CARDS = (
@@ -50,6 +52,7 @@ CARDS = (
     ('agent_disconnected', 'Channel not held by an agent', 'alert'),
     ('restart_required', 'Waiting for a cold start', 'warn'),
     ('problems', 'With problems', 'alert'),
+    ('missing_domains', 'Named but not found', 'alert'),
     ('skipped', 'Left alone', None),
 )
 
@@ -68,19 +71,46 @@ def _kinds(info):
     return kinds
 
 
+def _defined_mode(info):
+    if not info['persistent']:
+        return 'no definition (transient)'
+    return info['streaming_mode'] or ('unset (off)' if 'spice' in info['graphics'] else '-')
+
+
+def _defined_channel(info):
+    if not info['persistent']:
+        return 'no definition'
+    return 'yes' if info['agent_channel'] else 'no'
+
+
 def _row(name, info):
     kinds = _kinds(info)
     return {
         'name': name,
         'state': info['state'],
         'graphics': ', '.join(info['graphics']) or 'none',
-        'streaming_mode': info['streaming_mode'] or ('unset (off)' if 'spice' in info['graphics'] else '-'),
+        'streaming_mode': _defined_mode(info),
         'streaming_mode_live': info['streaming_mode_live'] or '-',
-        'agent_channel': 'yes' if info['agent_channel'] else 'no',
+        'agent_channel': _defined_channel(info),
         'agent_channel_live': ('yes' if info['agent_channel_live'] else 'no') if info['active'] else '-',
         'agent_channel_state': info['agent_channel_state'] or '-',
         'severity': kinds[0][0] if kinds else 'ok',
         'notes': [sentence for _kind, sentences in kinds for sentence in sentences],
+    }
+
+
+def missing_sentence(result):
+    """Why a name of the selection is listed although no domain has it, and what to do."""
+    return ("named exactly in the selection, but %s (%s) has no domain of that name: check the "
+            "name with 'virsh -c %s list --all', or take it out of the selection"
+            % (result['hypervisor'], result['uri'], result['uri']))
+
+
+def _missing_row(name, sentence):
+    return {
+        'name': name, 'state': NOT_FOUND, 'graphics': '-', 'streaming_mode': '-',
+        'streaming_mode_live': '-', 'agent_channel': '-', 'agent_channel_live': '-',
+        'agent_channel_state': '-', 'severity': 'problem', 'notes': [sentence],
     }
 
 
@@ -102,7 +132,7 @@ def streaming_report(results):
                                  'libvirt_domain_info results by host, not %s' % type(results).__name__)
     fleet = dict.fromkeys(FLEET_COUNTS, 0)
     fleet['streaming_modes'] = dict.fromkeys(STREAMING_MODES, 0)
-    fleet.update(hypervisors=len(results), hypervisors_read=0, hypervisors_failed=0)
+    fleet.update(hypervisors=len(results), hypervisors_read=0, hypervisors_failed=0, missing_domains=0)
     attention = {kind: [] for kind, _title, _text in ATTENTION}
     hypervisors = []
     for host, result in results.items():
@@ -127,6 +157,14 @@ def streaming_report(results):
             for kind, sentences in _kinds(info):
                 attention[kind].append({'host': host, 'domain': name, 'state': info['state'],
                                         'details': sentences})
+        # An exact name that matches no domain (libvirt_domain_info lists it, and reads the rest).
+        missing = result.get('missing_domains') or []
+        fleet['missing_domains'] += len(missing)
+        for name in missing:
+            sentence = missing_sentence(result)
+            entry['rows'].append(_missing_row(name, sentence))
+            attention['problem'].append({'host': host, 'domain': name, 'state': NOT_FOUND,
+                                         'details': [sentence]})
         entry['rows'].sort(key=lambda row: (_RANK.get(row['severity'], len(_RANK)), row['name']))
     return {
         'fleet': fleet,

@@ -31,8 +31,10 @@ else:
     LXML_IMPORT_ERROR = None
 
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
+    MASK,
     OptionValue,
     QemuCmdlineError,
+    mask_secrets,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     STREAM_PORT_NAME,
@@ -534,10 +536,86 @@ def new_stream_channel_xml():
     return etree.tostring(new_stream_channel(), encoding='unicode')
 
 
+# ---------------------------------------------------------------- secrets, for display
+
+# What libvirt itself writes only for a reader that asks with VIR_DOMAIN_XML_SECURE
+# (``virsh dumpxml --security-info``), which a read-write connection does and a
+# real run of libvirt_domain must (a redefine without them would drop them):
+#
+# * the ``passwd`` attribute of ``<graphics>`` (VNC, SPICE, RDP), written by
+#   libvirt's virDomainGraphicsAuthDefFormatAttr only with the secure flag (see
+#   CVE-2014-7823); ``passwdValidTo`` and ``connected`` are always written and
+#   are no secret;
+# * ``<cookies><cookie name=...>VALUE</cookie></cookies>`` of a network disk's
+#   ``<source>`` (HTTP/HTTPS/FTP CD-ROMs and disks, and their backing stores),
+#   written only with the secure flag since libvirt 6.3 (CVE-2020-14301); the
+#   cookie's name is no secret and stays.
+#
+# Checked against libvirt 9.0: ``virsh dumpxml --inactive`` and ``--inactive
+# --security-info`` of a domain holding every kind of value in the domain XML
+# format differ in exactly these.  Everything else that authenticates a domain's
+# devices is a reference, not a value, and libvirt shows it to every reader:
+# ``<auth username=...><secret type='iscsi'|'ceph' usage=... uuid=.../></auth>``
+# of iSCSI/RBD disks and iSCSI host devices, ``<encryption><secret uuid=.../>``
+# of LUKS disks and vTPMs; the secrets themselves live in libvirt's secret
+# driver (virsh secret-get-value), never in the domain XML.
+#
+# libvirt hides nothing inside ``<qemu:commandline>``: its ``<qemu:arg>``
+# values are masked here the way spice.streaming.qemu_cmdline masks a QEMU
+# command line (qemu_cmdline.mask_secrets: ``-object secret,data=``,
+# ``password=``, passwords inside URLs, Ceph keys inside rbd filenames, in
+# key=value and JSON values alike).  Free-form values (``<qemu:env>``, kernel
+# command lines, SMBIOS strings) are not searched, as in qemu_cmdline.
+
+
+def _secure_values(root):
+    """``[(element, attribute or None for its text, value)]`` for every secret libvirt hides."""
+    found = []
+    # libvirt writes passwd on <graphics> only; any element that has one is masked.
+    for element in root.iterfind('.//*[@passwd]'):
+        found.append((element, 'passwd', element.get('passwd')))
+    for cookie in root.iterfind('.//cookies/cookie'):
+        found.append((cookie, None, cookie.text or ''))
+    return found
+
+
+def _commandline_args(root):
+    return list(root.iterfind('{%s}commandline/{%s}arg' % (QEMU_NS, QEMU_NS)))
+
+
+def definition_secrets(root):
+    """The secret values a definition holds (see above), to keep them out of every message.
+
+    Each value is given as it is written in the definition; empty values are left out.
+    """
+    secrets = {value for _element, _attribute, value in _secure_values(root)}
+    args = _commandline_args(root)
+    if args:
+        secrets.update(mask_secrets([arg.get('value', '') for arg in args])[1])
+    secrets.discard('')
+    return secrets
+
+
 def redact_secrets(xml_text):
-    """Mask passwords (SPICE/VNC ``passwd``) so a definition can be shown in a diff."""
+    """A definition fit to show in a diff: every secret value (see above) replaced by ``********``.
+
+    Only the values change: elements, attributes, cookie names, comments and
+    whitespace stay, so a diff of two redacted definitions shows exactly what
+    changed, and a secret that changed shows as unchanged.  The definition
+    itself (what is defined, and a backup file) keeps the real values.
+    """
     root = parse_domain(xml_text)
-    for element in root.iter():
-        if isinstance(element.tag, str) and 'passwd' in element.attrib:
-            element.set('passwd', '********')
+    for element, attribute, value in _secure_values(root):
+        if not value:
+            continue
+        if attribute is None:
+            element.text = MASK
+        else:
+            element.set(attribute, MASK)
+    args = _commandline_args(root)
+    if args:
+        masked, _secrets = mask_secrets([arg.get('value', '') for arg in args])
+        for arg, value in zip(args, masked):
+            if value != arg.get('value', ''):
+                arg.set('value', value)
     return to_string(root)

@@ -37,7 +37,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     StreamingError,
     hypervisor_name,
     select_domains,
-    unknown_names_error,
+    unknown_name_sentence,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     effective_streaming_mode,
@@ -191,7 +191,10 @@ def disconnected(info):
 def gather(conn, uri, names, exclude, pool=None):
     """The streaming state of the selected domains; raises StreamingError for the whole run.
 
-    ``pool`` spreads the reads over several connections (libvirt_pool); one by default.
+    An exact name that matches no domain does not stop the read: it is listed in
+    ``missing_domains``, with a sentence for each in ``warnings``, and every domain
+    that exists is read.  ``pool`` spreads the reads over several connections
+    (libvirt_pool); one by default.
     """
     libvirt = libvirt_streaming.libvirt
     host = hypervisor_name(conn)
@@ -204,15 +207,14 @@ def gather(conn, uri, names, exclude, pool=None):
             raise _connection_lost(host, uri, 0, 0, _message(err)) from err
         raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, _message(err)),
                              uri=uri) from err
-    if unknown:
-        raise unknown_names_error(host, uri, unknown)
 
     def read_one(worker, item):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
         info = _blank(item, state)
-        dom = worker.domain(item)
         info['has_managed_save'] = bool(saved) and not item.active and item.dom.UUIDString() in saved
         try:
+            # On another connection of the pool the domain is looked up again: it may be gone.
+            dom = worker.domain(item)
             inactive = _parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
             live = _parse(dom.XMLDesc(0)) if item.active else None
             describe(info, inactive, live, item.exact, _saved_root(dom, info))
@@ -243,6 +245,8 @@ def gather(conn, uri, names, exclude, pool=None):
         'summary': summarize(domains),
         'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),
         'skipped_domains': {name: info['reason'] for name, info in domains.items() if info['skipped']},
+        'missing_domains': list(unknown),
+        'warnings': [unknown_name_sentence(name, host, uri) for name in unknown],
     }
 
 
@@ -253,7 +257,7 @@ def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT
     try:
         result = gather(conn, uri, list(names), list(exclude), pool=pool)
         if pool.note():
-            result['warnings'] = [pool.note()]
+            result['warnings'].append(pool.note())
         return result
     finally:
         pool.close()

@@ -370,6 +370,9 @@ class StreamingRun:
             self.inactive_flags |= libvirt.VIR_DOMAIN_XML_SECURE
         self.results = {}
         self.diffs = []
+        # Secret values of the definitions read (domain_xml.definition_secrets), for the
+        # module to keep out of its messages: QEMU quotes whole arguments in its errors.
+        self.secrets = set()
         self.failures = {}
         self.warnings = []
         self._plans = []
@@ -540,6 +543,7 @@ class StreamingRun:
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
         self._noticed_rename(selected, root, result)
+        self.secrets.update(domain_xml.definition_secrets(root))
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
@@ -716,6 +720,7 @@ class StreamingRun:
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
         self._noticed_rename(selected, root, result)
+        self.secrets.update(domain_xml.definition_secrets(root))
         before_state = domain_xml.managed_state(root)
         request = self.request_for(selected.name)
         actions = domain_xml.apply_request(root, request)

@@ -28,6 +28,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     select,
     selection_warning,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.secrets import (
+    hide_from_result,
+    mask_text,
+)
 
 
 def restart_argument_spec():
@@ -69,20 +73,25 @@ def run_task(module, make_run, not_done, restart_candidates=None):
                                  failed_domains={})
         if warning:
             module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
-        run.plan(selection.domains, selection.unknown)
-        run.apply()
-        if policy.enabled:
-            domains = selection.domains
-            if restart_candidates is not None:
-                domains = restart_candidates(run, domains)
-            Restarts(run, policy).restart(domains)
+        try:
+            run.plan(selection.domains, selection.unknown)
+            run.apply()
+            if policy.enabled:
+                domains = selection.domains
+                if restart_candidates is not None:
+                    domains = restart_candidates(run, domains)
+                Restarts(run, policy).restart(domains)
+        finally:
+            # libvirt and QEMU errors may quote a secret of a definition (a whole
+            # <qemu:commandline> argument): keep every one out of the result and messages.
+            hide_from_result(module, run.secrets)
     finally:
         pool.close()
         conn.close()
     if pool.note():
         run.warnings.append(pool.note())
     for text in run.warnings:
-        module.warn(text)
+        module.warn(mask_text(text, run.secrets))
     result = run.summary()
     if module._diff:
         result['diff'] = run.diffs

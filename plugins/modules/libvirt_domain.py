@@ -20,8 +20,12 @@ description:
     element, attribute, namespace, metadata and C(qemu:commandline) stays exactly as it was.
     Duplicated stream channels, which C(virt-xml --add-device) run twice leaves and which stop
     a domain from starting, are reduced to one.
-  - The persistent definition is read with its secrets, so passwords survive the redefine;
-    diffs mask them.
+  - The persistent definition is read with its secrets, so passwords survive the redefine.
+    What the module shows masks them as C(********) (diffs, messages, warnings), that is every
+    value libvirt itself shows only with C(VIR_DOMAIN_XML_SECURE) (the C(passwd) of C(<graphics>), the
+    C(<cookie>) values of a network disk or CD-ROM) and the secrets in C(<qemu:commandline>)
+    arguments, found as M(spice.streaming.qemu_cmdline) finds them (C(-object secret,data=),
+    C(password=) and the like). Backup files keep the real values.
   - Every domain is read and checked before anything is defined. Unknown names, a domain
     named exactly that has no SPICE graphics, or another port already named
     C(org.spice-space.stream.0) (a C(unix) or C(pty) channel, or a port added through
@@ -195,8 +199,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns the persistent definition of each changed domain before and after, passwords
-        masked. In check mode the after side is the edited definition before libvirt adds
+      - Returns the persistent definition of each changed domain before and after, with every
+        secret masked (see the description). In check mode the after side is the edited definition before libvirt adds
         addresses to new devices.
   idempotent:
     description: When run twice in a row with the same options, the second run reports no change.

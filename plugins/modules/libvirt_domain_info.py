@@ -18,8 +18,13 @@ description:
     and what would stop M(spice.streaming.libvirt_domain) on the domain.
   - Per domain it reads only the inactive XML of a persistent domain and the live XML of a running
     one, and keeps a small summary, never the XML. Nothing is changed, and no secret is read.
-  - Selects domains with the same options and the same rules as M(spice.streaming.libvirt_domain);
-    unknown exact names fail the task. O(name) defaults to every domain.
+  - Selects domains with the same options and the same rules as M(spice.streaming.libvirt_domain).
+    O(name) defaults to every domain.
+  - An exact name that matches no domain does not fail the task, unlike in
+    M(spice.streaming.libvirt_domain), which must not change a partial selection; a report
+    needs what exists. Every domain that exists is read, the missing names are returned in
+    RV(missing_domains), and the task warns about each, naming the hypervisor and the URI.
+    A C(failed_when) on RV(missing_domains) makes them an error (see EXAMPLES).
   - A domain that M(spice.streaming.libvirt_domain) would leave alone (transient, or without SPICE
     graphics while selected by a pattern) is still described, with RV(domains.skipped) and the reason.
 author:
@@ -35,6 +40,8 @@ options:
         entry with C(*), C(?) or C([) is a pattern, and one without them an exact name that must
         exist, or the task fails.
       - Defaults to every domain of the hypervisor, which is what a report wants.
+      - An exact name that matches no domain is listed in RV(missing_domains) with a warning;
+        the task still reads the others.
     type: list
     elements: str
     required: false
@@ -86,6 +93,12 @@ EXAMPLES = r'''
 - name: Desktops that wait for a cold start
   ansible.builtin.debug:
     var: vdi.restart_required
+
+- name: Three desktops named exactly; fail if one of them does not exist (after reading the others)
+  spice.streaming.libvirt_domain_info:
+    name: [desk-01, desk-02, desk-03]
+  register: desks
+  failed_when: desks.missing_domains | length > 0
 '''
 
 RETURN = r'''
@@ -253,11 +266,14 @@ skipped_domains:
   returned: always
   type: dict
   sample: {kiosk-vnc: "no SPICE graphics: it cannot carry a spiceport channel or a streaming mode"}
-failed_domains:
-  description: Exact names that match no domain.
-  returned: failure
-  type: dict
-  sample: {desk-404: no such domain}
+missing_domains:
+  description:
+    - Exact names of O(name) that match no domain of the hypervisor, in the order given. Each
+      also gets a warning. Patterns that match nothing are not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: [desk-404]
 domains_read:
   description: How many domains were read before the connection to libvirt was lost.
   returned: failure

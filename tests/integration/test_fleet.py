@@ -304,8 +304,8 @@ def test_rollout_over_the_fleet(fleet):
     report = fleet.play(REPORT, extra_vars={'streaming_report_dir': report_dir})
     assert report.proc.returncode == 0, report
     total = sum(len(entries) for entries in LAYOUT.values())
-    assert '%d domains on 4 of 4 hypervisors; 2 with a stream channel no agent holds, 0 waiting for a ' \
-           'cold start, 0 with problems, 1 left alone.' % total in report.stdout, report
+    assert '%d domains on 4 hypervisors; 2 with a stream channel no agent holds, 0 waiting for a ' \
+           'cold start, 0 with problems, 0 named but not found, 1 left alone.' % total in report.stdout, report
     with open(os.path.join(report_dir, 'report.md'), encoding='utf-8') as handle:
         markdown = handle.read()
     for host in HOSTS:

@@ -120,16 +120,19 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
     assert result['uri'] == URI and result['hypervisor']
 
 
-def test_exact_names_unknown_fail_and_no_spice_is_a_problem(domains):
+def test_exact_names_unknown_are_listed_and_no_spice_is_a_problem(domains):
     domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
+    domains.define('spice', domain_xml)
     vnc = domains.name('vnc')
     missing = domains.name('missing')
 
-    failed = run_module(MODULE, {'uri': URI, 'name': [vnc, missing]})
-    assert failed.failed and not failed.changed, failed
-    message = failed.result['msg']
-    assert "no domain named '%s'" % missing in message and URI in message and 'virsh' in message
-    assert failed.result['failed_domains'] == {missing: 'no such domain'}
+    # A name that no longer exists does not hide the others: they are read, it is listed.
+    run = run_module(MODULE, {'uri': URI, 'name': [vnc, domains.name('spice'), missing]})
+    assert not run.failed and not run.changed, run
+    assert sorted(run.result['domains']) == sorted([vnc, domains.name('spice')])
+    assert run.result['missing_domains'] == [missing]
+    assert "no domain named '%s'" % missing in run.stderr and URI in run.stderr and 'virsh' in run.stderr
+    assert 'failed_domains' not in run.result
 
     # Named exactly, a domain without SPICE is what libvirt_domain fails on: a problem, not a skip.
     named = run_module(MODULE, {'uri': URI, 'name': [vnc]})

@@ -11,15 +11,18 @@ shows (the summary numbers, what is listed first) is read from the rendered DOM.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+from xml.sax.saxutils import escape as xml_escape
 
 import libvirt
 import lxml.html
 import pytest
 import yaml
 from lxml import etree
+from markdown_it import MarkdownIt
 
 from tests.support.collection_path import REPO_ROOT
 from tests.support.libvirt_env import (
@@ -128,7 +131,7 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     assert summary_numbers(page) == {
         'hypervisors_read': 2, 'hypervisors_failed': 2, 'domains': 6, 'running': 0, 'paused': 2,
         'shut_off': 4, 'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 1,
-        'restart_required': 1, 'problems': 1, 'skipped': 1}
+        'restart_required': 1, 'problems': 1, 'missing_domains': 0, 'skipped': 1}
     modes = {element.get('id'): int(element.text_content())
              for element in page.xpath("//strong[starts-with(@id, 'mode-')]")}
     assert modes == {'mode-filter': 2, 'mode-all': 1, 'mode-off': 0, 'mode-unset': 2}
@@ -183,3 +186,104 @@ def test_report_of_a_fully_read_fleet_passes(domains, tmp_path):
     assert not page.xpath("//*[@id='unread']")
     assert page.xpath("//section[@id='attention']//li[@data-kind]") == []
     assert 'Nothing needs attention' in page.get_element_by_id('attention').text_content()
+
+
+# ------------------------------------------------------------------ issue 14: hostile names, missing names
+
+SPICE_ALL = SPICE_GRAPHICS.replace("<listen type='none'/>", "<listen type='none'/>\n      <streaming mode='all'/>")
+# Measures the rendered page in Chromium: how far each table overflows its box, where each
+# column header ends, how wide the whole document is.
+MEASURE = """<script>
+document.querySelectorAll('.table-wrap').forEach(function (wrap) {
+  wrap.setAttribute('data-overflow', wrap.scrollWidth - wrap.clientWidth); });
+document.querySelectorAll('th').forEach(function (th) {
+  th.setAttribute('data-right', Math.ceil(th.getBoundingClientRect().right)); });
+document.querySelectorAll('td.name').forEach(function (td) {
+  td.setAttribute('data-width', Math.ceil(td.getBoundingClientRect().width)); });
+document.body.setAttribute('data-scroll-width', document.documentElement.scrollWidth);
+</script>
+"""
+
+
+def row_cells(row):
+    return [td.text_content().strip() for td in row.xpath('td')]
+
+
+def markdown_page(markdown, path):
+    """report.md as a CommonMark renderer with GFM tables and raw HTML turns it into a page."""
+    html = MarkdownIt('commonmark', {'html': True}).enable(['table', 'strikethrough']).render(markdown)
+    path.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>%s</body></html>' % html)
+    return path.as_uri()
+
+
+def test_hostile_long_transient_and_missing_names(domains, tmp_path):
+    labels = {'xss': 'x<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">',
+              'fmt': '*desk* _01_ `code` |pipe| & [x](y)', 'long': 'long-' + 'n' * 150}
+    xss, fmt, long_name = (domains.name(labels[key]) for key in ('xss', 'fmt', 'long'))
+    assert len(long_name) >= 190
+    domains.define(labels['xss'], lambda n: domain_xml(
+        xml_escape(n), devices=(VIRTIO_SERIAL, UNIX_STREAM_PORT, SPICE_GRAPHICS)))
+    domains.define(labels['fmt'], lambda n: domain_xml(xml_escape(n)))
+    domains.define(labels['long'], domain_xml)
+    domains.define('trans', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_ALL)),
+                   transient=True)
+    trans = domains.name('trans')
+    retired = domains.name('retired')
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'hypervisors': {'hosts': {'hv-a': local_hypervisor(
+        xss, host_streaming_domains=[xss, fmt, long_name, trans, retired])}}}))
+    report_dir = tmp_path / 'report'
+
+    proc = run_playbook(PLAYBOOK, str(inventory), extra_vars={'streaming_report_dir': str(report_dir)})
+    # Every hypervisor was read: the missing name is a problem in the report, not a failed host.
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '4 domains on 1 hypervisor;' in proc.stdout and '1 named but not found' in proc.stdout, proc.stdout
+
+    index = report_dir / 'index.html'
+    measured = tmp_path / 'measured.html'
+    measured.write_text(index.read_text().replace('</body>', MEASURE + '</body>'))
+    screenshot = os.path.join(OUTPUT, 'streaming-report-long-names.png')
+    os.makedirs(OUTPUT, exist_ok=True)
+    chromium(tmp_path, '--window-size=1280,2400', '--screenshot=%s' % screenshot, index.as_uri())
+    page = lxml.html.fromstring(chromium(tmp_path, '--window-size=1280,1400', '--dump-dom', measured.as_uri()))
+
+    # index.html: every name is text, nothing from a name runs.
+    assert page.body.get('data-pwned') is None and not page.xpath('//img')
+    (section,) = page.xpath("//section[@data-host='hv-a']")
+    assert section.get('data-status') == 'ok'
+    rows = {row.get('data-domain'): row for row in section.xpath('.//tbody/tr')}
+    assert set(rows) == {xss, fmt, long_name, trans, retired}
+    assert rows[xss].xpath("string(td[@class='name'])") == xss
+    # The long name wraps: no table is wider than its box, every column stays on the page.
+    assert {wrap.get('data-overflow') for wrap in page.xpath("//div[@class='table-wrap']")} == {'0'}
+    assert max(int(th.get('data-right')) for th in page.xpath('//th')) <= 1280
+    assert int(page.body.get('data-scroll-width')) <= 1280
+    # A transient domain has no definition; a missing name is a problem of the hypervisor.
+    assert row_cells(rows[trans])[3:6] == ['no definition (transient)', 'all', 'no definition']
+    assert row_cells(rows[retired])[1] == 'not found' and 'has no domain of that name' in row_cells(rows[retired])[8]
+    problems = [(item.get('data-domain'), item.xpath("string(.//span[@class='where'])"))
+                for item in page.xpath("//li[@data-kind='problem']")]
+    assert (retired, 'on hv-a, not found') in problems and xss in dict(problems)
+
+    # report.md, rendered: the same names as text, the problem sentence with its <channel ...>.
+    markdown = (report_dir / 'report.md').read_text()
+    rendered = lxml.html.fromstring(chromium(tmp_path, '--dump-dom', markdown_page(markdown, tmp_path / 'md.html')))
+    assert rendered.body.get('data-pwned') is None and not rendered.xpath('//img | //channel | //em[. != "connected"]')
+    names = [row.xpath('string(td[1])') for row in rendered.xpath('//table[.//th[.="Domain"]]/tbody/tr')]
+    assert sorted(names) == sorted([xss, fmt, long_name, trans, retired])
+    assert "<channel type='unix'>" in rendered.text_content()
+    assert [strong.text_content() for strong in rendered.xpath('//ol/li/strong')].count(xss) == 1
+    assert '| 1 domains' not in markdown and ' 1 hypervisors' not in markdown
+
+
+def test_report_of_one_domain_speaks_in_the_singular(domains, tmp_path):
+    domains.define('one', domain_xml)
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'hypervisors': {'hosts': {
+        'hv-a': local_hypervisor(domains.name('one'))}}}))
+    report_dir = tmp_path / 'report'
+    proc = run_playbook(PLAYBOOK, str(inventory), extra_vars={'streaming_report_dir': str(report_dir)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '1 domain on 1 hypervisor;' in proc.stdout, proc.stdout
+    for text in (proc.stdout, (report_dir / 'report.md').read_text(), (report_dir / 'index.html').read_text()):
+        assert re.search(r'\b1 (domain|hypervisor|definition)s\b', ' '.join(text.split())) is None, text

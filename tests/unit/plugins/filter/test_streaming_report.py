@@ -5,10 +5,15 @@
 from __future__ import annotations
 
 import os
+import re
 
+import jinja2
+import lxml.html
 import pytest
 from ansible.errors import AnsibleFilterError
+from markdown_it import MarkdownIt
 
+from ansible_collections.spice.streaming.plugins.filter.markdown_escape import markdown_escape
 from ansible_collections.spice.streaming.plugins.filter.streaming_report import FilterModule
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
@@ -100,3 +105,89 @@ def test_cards_take_a_tone_only_when_not_zero():
 def test_input_that_is_not_a_dict_is_refused():
     with pytest.raises(AnsibleFilterError, match='expects a dict'):
         streaming_report(['hv-a'])
+
+
+# ------------------------------------------------------------------ issue 14: names, transient, missing
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'playbooks', 'templates')
+HOSTILE = {
+    'img': 'x<img src=x onerror="document.title=1">',
+    'fmt': '*desk* _01_ `code` |pipe| & [x](y) #3',
+    'long': 'desk-' + 'a' * 195,
+}
+
+
+def render(template, content):
+    """A report template as Ansible's template module renders it (trim_blocks, the collection's filter)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters['spice.streaming.markdown_escape'] = markdown_escape
+    return env.get_template(template).render(streaming_report_content=content,
+                                             streaming_report_generated='2026-12-04 10:00:00 UTC')
+
+
+def hostile_fleet():
+    return {'hv <b>&*': dict(host_result({
+        HOSTILE['img']: info('q35-duplicate-stream-channel.xml'),
+        HOSTILE['fmt']: info('q35-spice-stream-channel-other-type.xml'),
+        HOSTILE['long']: info('q35-spice-streaming-filter.xml'),
+    }), missing_domains=['retired_*1*'])}
+
+
+def test_a_transient_domain_has_no_definition_in_its_row():
+    transient = info('q35-spice-streaming-all-no-channel.xml', 'q35-spice-streaming-all-no-channel.xml',
+                     persistent=False)
+    (row,) = streaming_report({'hv': host_result({'t': transient})})['hypervisors'][0]['rows']
+    assert row['streaming_mode'] == 'no definition (transient)'
+    assert row['agent_channel'] == 'no definition'
+    assert row['streaming_mode_live'] == 'all'
+
+
+def test_a_missing_exact_name_is_a_problem_of_its_hypervisor_which_is_still_read():
+    result = dict(host_result({'a': info('q35-spice-virtmanager.xml'), 'b': info('q35-vnc-only.xml')}),
+                  missing_domains=['retired'])
+    report = streaming_report({'hv-a': result})
+    (hv,) = report['hypervisors']
+    assert hv['status'] == 'ok' and report['fleet']['hypervisors_failed'] == 0
+    assert [row['name'] for row in hv['rows']] == ['retired', 'b', 'a']
+    missing = hv['rows'][0]
+    assert (missing['state'], missing['severity']) == ('not found', 'problem')
+    assert "hv (qemu:///system) has no domain of that name" in missing["notes"][0]
+    assert "virsh -c qemu:///system list --all" in missing['notes'][0]
+    problems = next(group for group in report['attention'] if group['kind'] == 'problem')['items']
+    assert problems == [{'host': 'hv-a', 'domain': 'retired', 'state': 'not found', 'details': missing['notes']}]
+    cards = {card['key']: card for card in report['cards']}
+    assert cards['missing_domains']['value'] == 1 and cards['missing_domains']['tone'] == 'alert'
+    assert report['fleet']['domains'] == 2
+
+
+def test_markdown_report_shows_every_name_and_sentence_as_text():
+    markdown = render('report.md.j2', streaming_report(hostile_fleet()))
+    html = MarkdownIt('commonmark', {'html': True}).enable(['table', 'strikethrough']).render(markdown)
+    page = lxml.html.fromstring('<div>%s</div>' % html)
+    assert not page.xpath('//img | //script | //channel | //a | //em[. != "connected"] | //del'), markdown
+    # Code spans only where the template writes them: the names of the collection's parts.
+    assert {code.text for code in page.xpath('//code')} == {
+        'spice.streaming.streaming_report', 'spice.streaming.libvirt_domain_info', 'org.spice-space.stream.0'}
+    assert not page.xpath('//@onerror'), markdown
+    cells = [row.xpath('./td')[0].text_content() for row in page.xpath('//table[.//th[.="Domain"]]//tbody/tr')]
+    assert sorted(cells) == sorted(list(HOSTILE.values()) + ['retired_*1*'])
+    bold = [element.text_content() for element in page.xpath('//ol/li/strong')]
+    assert HOSTILE['img'] in bold and HOSTILE['fmt'] in bold and 'retired_*1*' in bold
+    assert "<channel type='unix'>" in page.text_content()
+    assert page.xpath('//h3[.="hv <b>&* (ok)"]')
+
+
+def test_html_report_shows_every_name_as_text():
+    page = lxml.html.fromstring(render('report.html.j2', streaming_report(hostile_fleet())))
+    assert not page.xpath('//img | //b | //channel'), 'markup from a name'
+    names = [row.get('data-domain') for row in page.xpath('//tbody/tr')]
+    assert sorted(names) == sorted(list(HOSTILE.values()) + ['retired_*1*'])
+    assert [cell.text_content() for cell in page.xpath("//td[@class='name']")] == names
+
+
+@pytest.mark.parametrize('template', ['report.md.j2', 'report.html.j2'])
+def test_counts_of_one_are_singular(template):
+    text = render(template, streaming_report({'hv': host_result({'only': info('q35-spice-virtmanager.xml')})}))
+    assert re.search(r'\b1 (domain|hypervisor|definition)s\b', text) is None, text
+    assert re.search(r'\b1 hypervisor\b', text) and re.search(r'\b1 domain\b', text)
