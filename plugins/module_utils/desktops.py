@@ -337,7 +337,7 @@ def host_names(entries, taken=()):
         others = [hypervisor for hypervisor, _running in places if hypervisor != primary]
         warnings.append(
             "the domain '%s' is on %d hypervisors (%s): host '%s' is the one on %s (%s), %s; "
-            "a migration in flight or a copied template? Rename one, or leave it out with exclude"
+            "a migration in flight or a copied template? Rename one, or leave it out with exclude."
             % (domain, len(places), ', '.join(hypervisor for hypervisor, _r in places), domain, primary, why,
                ', '.join("'%s' the one on %s" % (qualified_name(domain, hypervisor), hypervisor)
                          for hypervisor in others)))
