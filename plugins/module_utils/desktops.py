@@ -322,7 +322,7 @@ def host_names(entries, taken=()):
                 names[(hypervisor, domain)] = qualified_name(domain, hypervisor)
             warnings.append(
                 "a host named '%s' already exists in the inventory (an earlier source), so the desktop "
-                "'%s' on %s is listed as %s; rename one of them, or drop the hand-written entry"
+                "'%s' on %s is listed as %s; rename one of them, or drop the hand-written entry."
                 % (domain, domain, ', '.join(hypervisor for hypervisor, _r in places),
                    ', '.join("'%s'" % qualified_name(domain, hypervisor) for hypervisor, _r in places)))
             continue
