@@ -103,8 +103,14 @@ options:
       - The libvirt URI of a hypervisor of O(hypervisor_group) that does not set O(uri_var), as a Jinja2
         template over its variables (its host and group variables; with O(use_vars_plugins) also
         C(host_vars/) and C(group_vars/)).
+      - The default is V(qemu:///system) for a host with C(ansible_connection=local), else
+        C(qemu+ssh://) as Ansible reaches the host (C(ansible_user), default V(root); C(ansible_host),
+        default the inventory name; C(ansible_port) when set).
     type: str
-    default: "qemu+ssh://{{ ansible_user | default('root') }}@{{ ansible_host | default(inventory_hostname) }}{{ (':' ~ ansible_port) if ansible_port is defined else '' }}/system"
+    default: >-
+      {% if ansible_connection | default('ssh') == 'local' %}qemu:///system{% else %}qemu+ssh://{{
+      ansible_user | default('root') }}@{{ ansible_host | default(inventory_hostname) }}{{
+      (':' ~ ansible_port) if ansible_port is defined else '' }}/system{% endif %}
   use_vars_plugins:
     description:
       - Read the hypervisors' C(host_vars/) and C(group_vars/) (through the vars plugins) to render

@@ -245,12 +245,18 @@ def test_hypervisors_from_an_earlier_source_with_a_uri_template(fleet):
         fleet.sshd.port, fleet.ssh_command)
 
     # A source that sorts before the one with the group: a clear error, not an empty inventory.
+    # The one that sorts after it reads a hypervisor with a local connection at qemu:///system
+    # (the default uri_template).
     early = fleet.source('from-group-early', filename='a.spice_desktops.yml')
+    fleet.source('from-group-early', filename='z.spice_desktops.yml')
     with open(os.path.join(early, 'hosts.yml'), 'w', encoding='utf-8') as handle:
-        yaml.safe_dump({'hypervisors': {'hosts': {'hvA': {'spice_desktops_uri': fleet.uri_a}}}}, handle)
+        yaml.safe_dump({'hypervisors': {'hosts': {'hvA': {
+            'ansible_connection': 'local', 'host_streaming_domains': fleet.selection('a')}}}}, handle)
     run = inventory(early)
     text = ' '.join(run.stderr.split())
     assert "the inventory has no group 'hypervisors' yet" in text and 'alphabetical order' in text, run
+    assert run.proc.returncode == 0 and run.hostvars[n('a-run')]['stream_agent_hypervisor'] == 'hvA', run
+    assert run.hostvars[n('a-run')]['spice_desktops_hypervisors']['hvA']['uri'] == 'qemu:///system'
 
 
 def test_compose_groups_and_keyed_groups(fleet):
