@@ -147,29 +147,31 @@ class InventoryBench:
     def selection(self, host):
         return ['%sh%02d-*' % (PREFIX, host)]
 
-    def read_one(self, host):
-        result = libvirt_desktops.read_desktops(self.args.uri, self.selection(host), parallel=self.args.parallel)
+    def read_one(self, host, parallel=None):
+        result = libvirt_desktops.read_desktops(self.args.uri, self.selection(host),
+                                                parallel=parallel or self.args.parallel)
         if len(result['desktops']) != self.args.per_hypervisor:
             base.log('WARNING: %s read %d desktops, not %d' % (host_name(host), len(result['desktops']),
                                                                 self.args.per_hypervisor))
         return result
 
-    def serial(self):
+    def serial(self, parallel=None):
         """Each hypervisor alone, one after another: (sum, slowest, per-hypervisor seconds)."""
         times = []
         for host in self.hosts:
             start = time.perf_counter()
-            self.read_one(host)
+            self.read_one(host, parallel)
             times.append(time.perf_counter() - start)
         return sum(times), max(times), times
 
-    def parallel(self, workers):
+    def parallel(self, workers, parallel=None):
         """The whole fleet as the plugin reads it: (wall, libvirtd CPU s, this process CPU s)."""
         daemon = libvirtd_pid()
         daemon_before = cpu_seconds(daemon) if daemon else 0.0
         own_before = time.process_time()
         start = time.perf_counter()
-        outcomes = libvirt_desktops.read_many(self.hosts, self.read_one, workers, timeout=600)
+        outcomes = libvirt_desktops.read_many(self.hosts, lambda host: self.read_one(host, parallel), workers,
+                                              timeout=600)
         wall = time.perf_counter() - start
         failed = [host_name(host) for host, (_v, error, _s) in zip(self.hosts, outcomes) if error is not None]
         if failed:
@@ -189,13 +191,13 @@ class InventoryBench:
             json.dump(config, handle, indent=1)   # JSON is YAML
         return folder
 
-    def command(self, folder, *extra, expect=None):
-        """(wall seconds, peak RSS MiB, hosts listed) of one ansible-inventory --list."""
+    def command(self, folder, *extra, expect=None, graph=False):
+        """(wall seconds, peak RSS MiB, hosts listed) of one ansible-inventory --list (or --graph)."""
         env = dict(os.environ)
         env['ANSIBLE_COLLECTIONS_PATH'] = collections_path()
         env['ANSIBLE_INVENTORY_UNPARSED_FAILED'] = 'True'
-        cmd = [self.args.ansible_inventory, '-i', folder, '--list', '--output', os.path.join(self.tmp, 'out.json')]
-        cmd += list(extra)
+        cmd = [self.args.ansible_inventory, '-i', folder, '--graph' if graph else '--list',
+               '--output', os.path.join(self.tmp, 'out.json')] + list(extra)
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _pid, status, usage = os.wait4(proc.pid, 0)
@@ -206,13 +208,28 @@ class InventoryBench:
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError('ansible-inventory failed: %s' % stderr[-3000:])
         with open(os.path.join(self.tmp, 'out.json'), encoding='utf-8') as handle:
-            hosts = len(json.load(handle)['_meta']['hostvars'])
+            if graph:
+                hosts = len({line.strip() for line in handle if PREFIX in line})
+            else:
+                hosts = len(json.load(handle)['_meta']['hostvars'])
         if hosts != (len(self.names) if expect is None else expect):
             base.log('WARNING: ansible-inventory listed %d hosts, not %d' % (hosts, len(self.names)))
         return wall, usage.ru_maxrss / 1024.0, hosts
 
+    def list_all(self):
+        """(wall, CPU of this process) of one listAllDomains over the shared daemon's domains."""
+        conn = libvirt.openReadOnly(self.args.uri)
+        try:
+            cpu = time.process_time()
+            start = time.perf_counter()
+            count = len(conn.listAllDomains(0))
+            return time.perf_counter() - start, time.process_time() - cpu, count
+        finally:
+            conn.close()
+
     def measure(self):
         base.log('load before: %s' % uptime())
+        self.figures['list_all'] = self.best('one listAllDomains of every domain of the daemon', self.list_all)
         total, slowest, times = self.best('serial: each hypervisor alone, one after another', self.serial)
         self.figures['serial'] = {'sum': total, 'slowest': slowest, 'per_hypervisor': times}
         for workers in sorted(set([8, len(self.hosts)] + self.args.workers)):
@@ -221,6 +238,14 @@ class InventoryBench:
             self.figures.setdefault('parallel', []).append(
                 {'workers': workers, 'wall': wall, 'libvirtd_cpu': daemon_cpu, 'own_cpu': own_cpu,
                  'ratio_to_slowest': wall / slowest, 'ratio_to_serial': wall / total})
+        for parallel in self.args.compare_parallel:
+            total_p, slowest_p, _times = self.best('serial, %d connection(s) per hypervisor' % parallel,
+                                                   lambda p=parallel: self.serial(p))
+            wall, daemon_cpu, own_cpu = self.best('parallel: 8 at once, %d connection(s) per hypervisor' % parallel,
+                                                  lambda p=parallel: self.parallel(8, p))
+            self.figures.setdefault('compare_parallel', []).append(
+                {'parallel': parallel, 'sum': total_p, 'slowest': slowest_p, 'wall': wall,
+                 'libvirtd_cpu': daemon_cpu, 'own_cpu': own_cpu})
         base.log('load between: %s' % uptime())
         default = self.plugin_file('default')
         self.figures['command_parallel'] = self.best('ansible-inventory --list (parallel_hypervisors 8)',
@@ -235,6 +260,8 @@ class InventoryBench:
                                                         lambda: self.command(cached, '--flush-cache'))
         self.figures['command_cache_read'] = self.best('ansible-inventory --list (answered from the cache)',
                                                        lambda: self.command(cached))
+        self.figures['command_cache_graph'] = self.best('ansible-inventory --graph (answered from the cache)',
+                                                        lambda: self.command(cached, graph=True))
         self.figures['cache_bytes'] = sum(os.path.getsize(os.path.join(cache_dir, name))
                                           for name in os.listdir(cache_dir))
         empty = self.plugin_file('empty', hypervisors=[{'name': 'none', 'uri': self.args.uri,
@@ -264,16 +291,24 @@ class InventoryBench:
                   % ('whole fleet in parallel, %d hypervisors at once' % row['workers'], row['wall'],
                      1000 * row['wall'] / domains, row['ratio_to_slowest'], row['ratio_to_serial'],
                      '%.1f' % row['libvirtd_cpu'] if row['libvirtd_cpu'] is not None else '?', row['own_cpu']))
+        for row in fig.get('compare_parallel', []):
+            print('%-62s %9.2f   slowest single %.2f, one after another %.2f: %.2fx slowest'
+                  % ('fleet, 8 at once, parallel %d per hypervisor' % row['parallel'], row['wall'], row['slowest'],
+                     row['sum'], row['wall'] / row['slowest']))
         print()
         print('%-62s %9s %9s' % ('ansible-inventory --list (whole command)', 'seconds', 'peak MiB'))
         for key, label in (('command_parallel', 'plugin, parallel_hypervisors 8 (default)'),
                            ('command_serial', 'plugin, parallel_hypervisors 1 (one after another)'),
                            ('command_cache_write', 'plugin with cache, --flush-cache (reads, writes cache)'),
-                           ('command_cache_read', 'plugin with cache, answered from the cache')):
+                           ('command_cache_read', 'plugin with cache, answered from the cache'),
+                           ('command_cache_graph', '--graph, answered from the cache')):
             wall, rss, _hosts = fig[key]
             print('%-62s %9.2f %9.0f' % (label, wall, rss))
         print('%-62s %9.2f' % ('start-up: one hypervisor, no desktop', fig['command_startup'][0]))
         print('%-62s %9.1f' % ('cache entry size (MiB)', fig['cache_bytes'] / 1048576.0))
+        wall, cpu, count = fig['list_all']
+        print('%-62s %9.2f   (CPU here %.2f s, %d domains)' % ('one listAllDomains of the shared daemon', wall, cpu,
+                                                              count))
         print()
         default = next(row for row in fig['parallel'] if row['workers'] == 8)
         verdict = 'within goal' if default['ratio_to_slowest'] <= 1.5 else '*** MISSED GOAL ***'
@@ -304,6 +339,8 @@ def parse_args(argv=None):
     parser.add_argument('--paused', type=int, default=1,
                         help='domains per hypervisor started paused (default 1)')
     parser.add_argument('--parallel', type=int, default=4, help="the plugin's parallel option (default 4)")
+    parser.add_argument('--compare-parallel', type=_ints, default=[1],
+                        help='other per-hypervisor connection counts to measure in process (default 1)')
     parser.add_argument('--workers', type=_ints, default=[],
                         help='more parallel_hypervisors values to measure in process (8 and H always)')
     parser.add_argument('--repeat', type=int, default=3, help='best of R runs (default 3)')

@@ -274,8 +274,14 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 
 try:
     from ansible.template import trust_as_template
-except ImportError:  # ansible-core before 2.19 templates every string
+except ImportError:  # ansible-core before 2.19 templates every string that is not marked unsafe
     def trust_as_template(value):
+        return value
+
+    as_data = wrap_var
+else:
+    # 2.19 and later template only what is trusted; what the plugin sets is not.
+    def as_data(value):
         return value
 
 from ansible_collections.spice.streaming.plugins.module_utils import desktops
@@ -506,14 +512,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_host(host, group=desktops.GROUP_ALL)
                 for name, value in host_vars.items():
                     # What hypervisors and guests report is data, never a template.
-                    self.inventory.set_variable(host, name, wrap_var(value))
+                    self.inventory.set_variable(host, name, as_data(value))
                 for group in groups:
                     self.inventory.add_group(group)
                     self.inventory.add_child(group, host)
                 self._construct(host, host_vars, strict)
-        self.inventory.set_variable('all', 'spice_desktops_hypervisors', wrap_var(summary))
+        self.inventory.set_variable('all', 'spice_desktops_hypervisors', as_data(summary))
 
     def _construct(self, host, host_vars, strict):
+        if not (self.get_option('compose') or self.get_option('groups') or self.get_option('keyed_groups')):
+            return
         variables = combine_vars(self.inventory.get_host(host).get_vars(), host_vars)
         variables = combine_vars(get_group_vars(self.inventory.get_host(host).get_groups()), variables)
         self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
