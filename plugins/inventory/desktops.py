@@ -149,8 +149,11 @@ options:
     description:
       - How many libvirt connections the reads of one hypervisor are spread over, as
         O(spice.streaming.libvirt_domain_info#module:parallel).
+      - V(1) by default, unlike the module; the hypervisors are already read in parallel, and over
+        C(qemu+ssh://) every further connection is one more SSH login, made before the reads start.
+        Raise it for a few hypervisors with thousands of running desktops whose guest agents are slow.
     type: int
-    default: 4
+    default: 1
   timeout:
     description:
       - Seconds one hypervisor's read may take, connection included. One that takes longer is
