@@ -258,6 +258,8 @@ class InventoryBench:
         default = self.plugin_file('default')
         self.figures['command_parallel'] = self.best('ansible-inventory --list (parallel_hypervisors 8)',
                                                      lambda: self.command(default))
+        self.figures['command_graph'] = self.best('ansible-inventory --graph (parallel_hypervisors 8)',
+                                                  lambda: self.command(default, graph=True))
         one = self.plugin_file('serial', parallel_hypervisors=1)
         self.figures['command_serial'] = self.best('ansible-inventory --list (parallel_hypervisors 1)',
                                                    lambda: self.command(one))
@@ -306,6 +308,7 @@ class InventoryBench:
         print()
         print('%-62s %9s %9s' % ('ansible-inventory --list (whole command)', 'seconds', 'peak MiB'))
         for key, label in (('command_parallel', 'plugin, parallel_hypervisors 8 (default)'),
+                           ('command_graph', '--graph instead of --list (no per-host variables printed)'),
                            ('command_serial', 'plugin, parallel_hypervisors 1 (one after another)'),
                            ('command_cache_write', 'plugin with cache, --flush-cache (reads, writes cache)'),
                            ('command_cache_read', 'plugin with cache, answered from the cache'),
