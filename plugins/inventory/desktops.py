@@ -229,7 +229,7 @@ plugin: spice.streaming.desktops
 # URIs from the hypervisors' variables: qemu+ssh://admin@hv01.example.org/system
 uri_template: "qemu+ssh://{{ ansible_user }}@{{ ansible_host | default(inventory_hostname) }}/system"
 
-# ---
+---
 # The hypervisors listed here instead, with their own selections.
 plugin: spice.streaming.desktops
 hypervisors:
@@ -256,7 +256,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/spice-desktops
 cache_timeout: 600
 
-# ---
+---
 # Desktops behind QEMU user networking, reached through a port forward on the
 # hypervisor: connect to the forward, not to the guest's own address.
 plugin: spice.streaming.desktops
