@@ -43,11 +43,11 @@ import libvirt
 
 import bench_libvirt_domain as base
 
+# pylint: disable=wrong-import-position
 sys.path.insert(0, base.REPO_ROOT)
 from tests.support.collection_path import collections_path  # noqa: E402
 
 sys.path.insert(0, collections_path())
-# pylint: disable=wrong-import-position
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_desktops  # noqa: E402
 
 PREFIX = 'sst-benchinv-'
@@ -124,8 +124,8 @@ class InventoryBench:
             for index in range(self.args.paused):
                 self.conn.lookupByName(domain_name(host, index)).createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
         if self.args.paused:
-            base.log('started %d domains paused in %.1f s' % (self.args.paused * len(self.hosts),
-                                                               time.perf_counter() - start))
+            base.log('started %d domains paused in %.1f s'
+                     % (self.args.paused * len(self.hosts), time.perf_counter() - start))
 
     def cleanup(self):
         if self.conn is None or self.args.keep:
@@ -159,8 +159,8 @@ class InventoryBench:
         result = libvirt_desktops.read_desktops(self.args.uri, self.selection(host),
                                                 parallel=parallel or self.args.parallel)
         if len(result['desktops']) != self.args.per_hypervisor:
-            base.log('WARNING: %s read %d desktops, not %d' % (host_name(host), len(result['desktops']),
-                                                                self.args.per_hypervisor))
+            base.log('WARNING: %s read %d desktops, not %d'
+                     % (host_name(host), len(result['desktops']), self.args.per_hypervisor))
         return result
 
     def serial(self, parallel=None):
@@ -318,8 +318,8 @@ class InventoryBench:
         print('%-62s %9.2f' % ('start-up: one hypervisor, no desktop', fig['command_startup'][0]))
         print('%-62s %9.1f' % ('cache entry size (MiB)', fig['cache_bytes'] / 1048576.0))
         wall, cpu, count = fig['list_all']
-        print('%-62s %9.2f   (CPU here %.2f s, %d domains)' % ('one listAllDomains of the shared daemon', wall, cpu,
-                                                              count))
+        print('%-62s %9.2f   (CPU here %.2f s, %d domains)'
+              % ('one listAllDomains of the shared daemon', wall, cpu, count))
         print()
         default = next(row for row in fig['parallel'] if row['workers'] == 8)
         verdict = 'within goal' if default['ratio_to_slowest'] <= 1.5 else '*** MISSED GOAL ***'

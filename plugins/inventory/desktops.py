@@ -533,4 +533,3 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                           fetch_hostvars=False)
         self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict,
                                        fetch_hostvars=False)
-

@@ -107,18 +107,19 @@ def addresses_of(interfaces, source):
     return flat
 
 
-def _ask_agent(dom, with_addresses):
+def _ask_agent(dom, with_addresses, answer):
+    """Fill ``answer`` with the agent's OS facts and addresses; True when it has."""
     libvirt = libvirt_streaming.libvirt
     info = dom.guestInfo(libvirt.VIR_DOMAIN_GUEST_INFO_OS, 0)
-    os_facts = {key[3:]: value for key, value in info.items() if key.startswith('os.')}
-    addresses = []
+    answer['os'] = {key[3:]: value for key, value in info.items() if key.startswith('os.')}
+    answer['addresses'] = []
     if with_addresses:
         try:
-            addresses = addresses_of(
+            answer['addresses'] = addresses_of(
                 dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0), 'agent')
         except libvirt.libvirtError:
-            addresses = []   # an agent too old for guest-network-get-interfaces still gave the OS
-    return os_facts, addresses
+            pass   # an agent too old for guest-network-get-interfaces still gave the OS
+    return True
 
 
 def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
@@ -138,14 +139,17 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
     elif not ask_agent:
         guest['agent'] = 'not asked: the inventory has no read-write connection to this hypervisor'
     else:
-        answer = bounded(lambda: _ask_agent(dom, 'agent' in sources), agent_timeout)
-        if answer is LATE:
+        # A late call may still fill its own dict after this returned: it is not read then.
+        answer = {}
+        outcome = bounded(lambda: _ask_agent(dom, 'agent' in sources, answer), agent_timeout)
+        if outcome is LATE:
             guest['agent'] = 'no answer within %g s' % agent_timeout
-        elif isinstance(answer, Exception):
-            guest['agent'] = 'no answer: %s' % _message(answer)
+        elif isinstance(outcome, Exception):
+            guest['agent'] = 'no answer: %s' % _message(outcome)
         else:
             guest['agent'] = 'answered'
-            guest['os'], agent_addresses = answer
+            guest['os'] = answer['os']
+            agent_addresses = answer['addresses']
     if state != 'shut off':
         flags = {'lease': libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
                  'arp': libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP}

@@ -172,8 +172,8 @@ def test_list_and_graph_show_every_desktop_grouped_and_an_unreadable_hypervisor_
     assert 'Windows' in win['spice_desktop_reason'] and win['spice_desktop_targeted'] is False
 
     assert run.group('streaming_guests') == sorted([n('a-run'), n('b-run')])
-    assert run.group('streaming_agent_disconnected') == sorted([n('a-run'), n('b-run'), n('a-win'),
-                                                                 n('b-paused')])
+    assert run.group('streaming_agent_disconnected') == sorted(
+        [n('a-run'), n('b-run'), n('a-win'), n('b-paused')])
     assert run.group('streaming_agent_connected') == []
     assert run.group('streaming_waiting_for_cold_start') == [n('a-cold')]
     assert run.group('streaming_shut_off') == sorted([n('a-off'), n('same'), n('same') + '~hvB'])
