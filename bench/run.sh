@@ -7,6 +7,7 @@
 #   bench/run.sh --json bench/results/$(date +%F).json
 #   bench/run.sh info                  # libvirt_domain_info, N=1000 (bench_info.py)
 #   bench/run.sh fleet                 # the playbook over 20 hypervisors x 50 (bench_fleet.py)
+#   bench/run.sh inventory             # the desktops inventory, 20 hypervisors x 500 (bench_inventory.py)
 # See bench/README.md for what each figure means.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,5 +29,12 @@ fi
 if [ "${1:-}" = fleet ]; then
   shift
   exec /usr/bin/python3 bench/bench_fleet.py --uri "$LIBVIRT_URI" "$@"
+fi
+# `bench/run.sh inventory [--hypervisors H ...]`: the desktops inventory plugin over a
+# simulated fleet (bench_inventory.py); the plugin runs on the controller, so under the venv.
+if [ "${1:-}" = inventory ]; then
+  shift
+  exec "$VENV/bin/python" bench/bench_inventory.py --uri "$LIBVIRT_URI" \
+    --ansible-inventory "$VENV/bin/ansible-inventory" "$@"
 fi
 exec /usr/bin/python3 bench/bench_libvirt_domain.py --uri "$LIBVIRT_URI" "$@"

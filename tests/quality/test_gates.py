@@ -29,6 +29,7 @@ def _names(folder, suffix):
 # Filters are documented in sidecar YAML files, one per filter.
 PLUGINS = ([('module', name) for name in _names('modules', '.py')]
            + [('filter', name) for name in _names('filter', '.yml')]
+           + [('inventory', name) for name in _names('inventory', '.py')]
            + [('role', name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, 'roles')))])
 
 
@@ -51,6 +52,7 @@ def test_every_plugin_is_documented():
     assert ('filter', 'qemu_args') in PLUGINS
     assert 'libvirt_domain_info' in modules and ('filter', 'streaming_report') in PLUGINS
     assert ('role', 'host_streaming') in PLUGINS
+    assert ('inventory', 'desktops') in PLUGINS
 
 
 def test_ansible_lint_production_profile(tmp_path):

@@ -1,0 +1,344 @@
+# -*- coding: utf-8 -*-
+# Copyright: spice.streaming contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a SPICE desktop found on a hypervisor becomes in an inventory: pure functions.
+
+One place decides the host variables, the groups, the address Ansible connects to
+and the host name of every desktop, from what ``libvirt_info`` says of the domain
+(the per-domain dict of ``libvirt_domain_info``) and, when a QEMU guest agent
+answered, what ``libvirt_desktops.read_guest`` brought back.  The
+``spice.streaming.desktops`` inventory plugin uses it, and so can a playbook that
+adds the desktops itself: the same variables and groups either way.
+
+No libvirt and no Ansible here; lxml only to read the libosinfo metadata element.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import STREAM_PORT_NAME
+
+# Every desktop the plugin found.
+GROUP_ALL = 'spice_desktops'
+# Running desktops whose running state has the stream channel: what the guest play acts on.
+GROUP_STREAMING = 'streaming_guests'
+# Running desktops whose stream channel a process in the guest holds open.
+GROUP_AGENT_CONNECTED = 'streaming_agent_connected'
+# Running desktops whose stream channel no process in the guest holds open.
+GROUP_AGENT_DISCONNECTED = 'streaming_agent_disconnected'
+# Running desktops whose definition is ahead of what runs (libvirt_domain's restart_required).
+GROUP_COLD_START = 'streaming_waiting_for_cold_start'
+GROUP_SHUT_OFF = 'streaming_shut_off'
+GROUP_PAUSED = 'streaming_paused'
+# Guest operating system families; ``unknown`` when neither the guest agent nor the
+# definition's libosinfo metadata says.
+OS_FAMILIES = ('linux', 'windows', 'other', 'unknown')
+OS_GROUP_PREFIX = 'guest_os_'
+
+GROUPS = (GROUP_ALL, GROUP_STREAMING, GROUP_AGENT_CONNECTED, GROUP_AGENT_DISCONNECTED,
+          GROUP_COLD_START, GROUP_SHUT_OFF, GROUP_PAUSED) + tuple(OS_GROUP_PREFIX + family
+                                                                  for family in OS_FAMILIES)
+
+# Between the domain and the hypervisor name of a desktop that cannot have its plain
+# name.  Not '@': with no ansible_host, ssh would read 'vdi-001@hv02' as user vdi-001 on
+# the hypervisor hv02 and connect there.
+NAME_SEPARATOR = '~'
+
+ADDRESS_SOURCES = ('agent', 'lease', 'arp')
+ADDRESS_FAMILIES = ('ipv4_first', 'ipv6_first', 'ipv4', 'ipv6')
+
+WINDOWS_REASON = ('Windows guest: the stream_agent role installs the Linux spice-streaming-agent, '
+                  'which does not run on Windows; listed here, not in %s' % GROUP_STREAMING)
+
+# Hosts of libosinfo OS ids (http://debian.org/debian/12) that are Linux distributions.
+_LINUX_OSINFO_HOSTS = (
+    'almalinux.org', 'alpinelinux.org', 'altlinux.org', 'archlinux.org', 'centos.org',
+    'debian.org', 'fedoraproject.org', 'gentoo.org', 'linuxmint.com', 'mageia.org',
+    'novell.com', 'opensuse.org', 'oraclelinux.com', 'redhat.com', 'rockylinux.org',
+    'slackware.com', 'suse.com', 'ubuntu.com', 'voidlinux.org', 'nixos.org', 'kali.org',
+    'elementary.io', 'popos.org', 'manjaro.org', 'endlessos.com', 'clearlinux.org',
+)
+
+try:
+    from lxml import etree
+except ImportError:  # libvirt_desktops reports missing bindings before this is used
+    etree = None
+
+LIBOSINFO_NS = 'http://libosinfo.org/xmlns/libvirt/domain/1.0'
+
+
+# ----------------------------------------------------------------------------- guest OS
+
+def libosinfo_id(metadata_xml):
+    """The ``id`` of ``<libosinfo:os>`` in the libosinfo metadata element, or None."""
+    if not metadata_xml or etree is None:
+        return None
+    try:
+        root = etree.fromstring(metadata_xml.encode('utf-8'))
+    except etree.XMLSyntaxError:
+        return None
+    found = root if root.tag == '{%s}os' % LIBOSINFO_NS else root.find('{%s}os' % LIBOSINFO_NS)
+    if found is None:
+        found = root.find('os')   # libvirt returns the element with its namespace stripped
+    return None if found is None else found.get('id')
+
+
+def _family_of_agent(agent_os):
+    os_id = (agent_os.get('id') or '').lower()
+    name = (agent_os.get('name') or '').lower()
+    if os_id == 'mswindows' or 'windows' in name:
+        return 'windows'
+    if 'bsd' in os_id or 'bsd' in name or os_id in ('solaris', 'illumos', 'darwin'):
+        return 'other'
+    # qemu-ga reports the kernel release on Linux (os-release has no kernel name).
+    return 'linux'
+
+
+def _family_of_osinfo(os_id):
+    text = os_id.lower()
+    if 'microsoft.com/win' in text:
+        return 'windows'
+    host = text.split('://', 1)[-1].split('/', 1)[0]
+    if host.startswith('www.'):
+        host = host[4:]
+    if host in _LINUX_OSINFO_HOSTS:
+        return 'linux'
+    if host in ('libosinfo.org', ''):
+        return 'unknown'   # http://libosinfo.org/linux/2022 is "some Linux" though
+    return 'other'
+
+
+def guest_os(agent_os=None, osinfo_id=None):
+    """The guest OS of one desktop, as the ``spice_desktop_os`` variable.
+
+    ``agent_os``: the ``os.*`` keys of libvirt's ``guestInfo`` (QEMU guest agent),
+    without the prefix, or None; ``osinfo_id``: the libosinfo id in the definition's
+    metadata (virt-manager and virt-install write it), used when the agent did not answer.
+    """
+    if agent_os:
+        return {
+            'family': _family_of_agent(agent_os),
+            'source': 'guest_agent',
+            'id': agent_os.get('id'),
+            'name': agent_os.get('name'),
+            'pretty_name': agent_os.get('pretty-name'),
+            'version': agent_os.get('version'),
+            'version_id': agent_os.get('version-id'),
+            'kernel_release': agent_os.get('kernel-release'),
+            'machine': agent_os.get('machine'),
+            'libosinfo_id': osinfo_id,
+        }
+    if osinfo_id and 'libosinfo.org/linux' in osinfo_id:
+        family = 'linux'
+    else:
+        family = _family_of_osinfo(osinfo_id) if osinfo_id else 'unknown'
+    return {'family': family, 'source': 'libosinfo' if osinfo_id else None, 'id': None, 'name': None,
+            'pretty_name': None, 'version': None, 'version_id': None, 'kernel_release': None,
+            'machine': None, 'libosinfo_id': osinfo_id}
+
+
+# ----------------------------------------------------------------------------- addresses
+
+def _ip(text):
+    try:
+        return ipaddress.ip_address(text.split('%', 1)[0])
+    except ValueError:
+        return None
+
+
+def usable_address(text):
+    """Whether Ansible may connect to ``text``: never loopback, link-local, unspecified or multicast."""
+    address = _ip(text)
+    return address is not None and not (address.is_loopback or address.is_link_local
+                                        or address.is_unspecified or address.is_multicast)
+
+
+def _networks(networks):
+    return [ipaddress.ip_network(network, strict=False) for network in networks or ()]
+
+
+def check_address_options(networks=(), interfaces=(), family='ipv4_first', sources=ADDRESS_SOURCES):
+    """A sentence for the first bad address option, or None."""
+    for network in networks or ():
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as err:
+            return "address_networks: '%s' is not a network in CIDR notation (%s)" % (network, err)
+    if family not in ADDRESS_FAMILIES:
+        return 'address_family must be one of %s, got %r' % (', '.join(ADDRESS_FAMILIES), family)
+    unknown = [source for source in sources or () if source not in ADDRESS_SOURCES]
+    if unknown:
+        return 'address_sources may hold %s, got %s' % (', '.join(ADDRESS_SOURCES), ', '.join(map(str, unknown)))
+    if not isinstance(interfaces, (list, tuple)):
+        return 'address_interfaces must be a list of interface names or patterns'
+    return None
+
+
+def candidates(addresses, networks=(), interfaces=()):
+    """The addresses Ansible may use, in the order given (source order, then as reported)."""
+    nets = _networks(networks)
+    chosen = []
+    for entry in addresses:
+        if not usable_address(entry['address']):
+            continue
+        if interfaces and not any(fnmatch.fnmatchcase(entry.get('interface') or '', pattern)
+                                  for pattern in interfaces):
+            continue
+        address = _ip(entry['address'])
+        if nets and not any(address.version == net.version and address in net for net in nets):
+            continue
+        chosen.append(entry)
+    return chosen
+
+
+def choose_address(addresses, networks=(), interfaces=(), family='ipv4_first'):
+    """The address ``ansible_host`` gets, or None.
+
+    ``addresses``: dicts with ``address``, ``family`` (``ipv4``/``ipv6``), ``interface``
+    and ``source``, in source order (guest agent, then DHCP lease, then ARP) and, within a
+    source, in the order it reported them.  The first source with a candidate wins; within
+    it the first address of the preferred family, else the first of the other one
+    (``ipv4``/``ipv6`` alone: never the other one).
+    """
+    usable = candidates(addresses, networks, interfaces)
+    if family in ('ipv4', 'ipv6'):
+        usable = [entry for entry in usable if entry['family'] == family]
+    if not usable:
+        return None
+    source = usable[0]['source']
+    same_source = [entry for entry in usable if entry['source'] == source]
+    preferred = 'ipv6' if family.startswith('ipv6') else 'ipv4'
+    for entry in same_source:
+        if entry['family'] == preferred:
+            return entry['address']
+    return same_source[0]['address']
+
+
+# ----------------------------------------------------------------------------- state and groups
+
+def is_desktop(info):
+    """Whether libvirt_info's description of a domain is a SPICE desktop the inventory lists."""
+    # A domain that disappeared while read has no graphics in its description either.
+    return 'spice' in (info.get('graphics') or [])
+
+
+def desktop_status(info, os_family='unknown'):
+    """``(groups, targeted, reason)`` of one desktop; ``targeted``: in ``streaming_guests``."""
+    groups = [GROUP_ALL, OS_GROUP_PREFIX + (os_family if os_family in OS_FAMILIES else 'other')]
+    state = info.get('state')
+    running = state == 'running'
+    if state == 'shut off':
+        groups.append(GROUP_SHUT_OFF)
+    elif state == 'paused':
+        groups.append(GROUP_PAUSED)
+    if info.get('active') and info.get('restart_required'):
+        groups.append(GROUP_COLD_START)
+    if info.get('agent_channel_state') == 'connected':
+        groups.append(GROUP_AGENT_CONNECTED)
+    elif info.get('active') and info.get('agent_channel_live') and info.get('agent_channel_state') != 'connected':
+        groups.append(GROUP_AGENT_DISCONNECTED)
+
+    if state == 'shut off':
+        return groups, False, 'agent pending: desktop is shut off (it gets the agent on a run after it starts)'
+    if state == 'paused':
+        return groups, False, 'agent pending: desktop is paused'
+    if os_family == 'windows':
+        return groups, False, WINDOWS_REASON
+    if running and not info.get('agent_channel_live'):
+        if info.get('agent_channel'):
+            return groups, False, ('agent pending: its definition has the %s channel but the running '
+                                   'desktop does not; it appears at the next cold start (shut down, '
+                                   'then start)' % STREAM_PORT_NAME)
+        return groups, False, ('no %s channel: run enable_streaming.yml (host side) on its hypervisor '
+                               'first' % STREAM_PORT_NAME)
+    if not running:
+        return groups, False, 'agent pending: desktop is %s' % (state or 'in an unknown state')
+    groups.append(GROUP_STREAMING)
+    if info.get('agent_channel_state') == 'connected':
+        return groups, True, 'running with the stream channel; an agent holds it'
+    return groups, True, 'running with the stream channel; no agent holds it yet'
+
+
+_INFO_KEYS = ('state', 'active', 'persistent', 'graphics', 'streaming_mode', 'streaming_mode_live',
+              'agent_channel', 'agent_channel_live', 'agent_channel_state', 'restart_required',
+              'problems', 'skipped', 'reason')
+
+
+def desktop_vars(domain, hypervisor, info, guest=None, networks=(), interfaces=(), family='ipv4_first'):
+    """``(host_vars, groups)`` of one desktop.
+
+    ``info``: libvirt_info's per-domain dict; ``guest``: libvirt_desktops.read_guest's
+    result or None (then the OS is unknown and there is no address).  ``ansible_host`` is
+    set only when an address is chosen.
+    """
+    guest = guest or {}
+    os_facts = guest_os(guest.get('os'), guest.get('libosinfo_id'))
+    groups, targeted, reason = desktop_status(info, os_facts['family'])
+    addresses = guest.get('addresses') or []
+    host_vars = {
+        'stream_agent_domain': domain,
+        'stream_agent_hypervisor': hypervisor,
+        'spice_streaming': {key: info.get(key) for key in _INFO_KEYS},
+        'spice_desktop_os': os_facts,
+        'spice_desktop_guest_agent': guest.get('agent') or 'not asked',
+        'spice_desktop_addresses': [entry for entry in addresses if usable_address(entry['address'])],
+        'spice_desktop_targeted': targeted,
+        'spice_desktop_reason': reason,
+    }
+    address = choose_address(addresses, networks, interfaces, family)
+    if address is not None:
+        host_vars['ansible_host'] = address
+    return host_vars, groups
+
+
+# ----------------------------------------------------------------------------- host names
+
+def qualified_name(domain, hypervisor):
+    return '%s%s%s' % (domain, NAME_SEPARATOR, hypervisor)
+
+
+def host_names(entries, taken=()):
+    """Inventory host names for desktops, and the warnings for names found more than once.
+
+    ``entries``: ``(hypervisor, domain, running)`` in hypervisor order (the order of the
+    ``hypervisors`` option or of the group's hosts).  Rule: a domain name found on one
+    hypervisor only is the host name.  Found on several, the plain name goes to the one
+    that runs, when exactly one runs, else to the first in hypervisor order; every other
+    becomes ``<domain>~<hypervisor>``.  A domain whose name an earlier inventory source
+    already holds (``taken``) never gets the plain name.  Returns ``(names, warnings)``
+    with ``names[(hypervisor, domain)] = host name``.
+    """
+    by_domain = {}
+    for hypervisor, domain, running in entries:
+        by_domain.setdefault(domain, []).append((hypervisor, running))
+    taken = set(taken)
+    names = {}
+    warnings = []
+    for domain, places in by_domain.items():
+        if domain in taken:
+            for hypervisor, _running in places:
+                names[(hypervisor, domain)] = qualified_name(domain, hypervisor)
+            warnings.append(
+                "a host named '%s' already exists in the inventory (an earlier source), so the desktop "
+                "'%s' on %s is listed as %s; rename one of them, or drop the hand-written entry."
+                % (domain, domain, ', '.join(hypervisor for hypervisor, _r in places),
+                   ', '.join("'%s'" % qualified_name(domain, hypervisor) for hypervisor, _r in places)))
+            continue
+        if len(places) == 1:
+            names[(places[0][0], domain)] = domain
+            continue
+        running = [hypervisor for hypervisor, is_running in places if is_running]
+        primary = running[0] if len(running) == 1 else places[0][0]
+        why = 'the one that runs' if len(running) == 1 else 'the first hypervisor listed'
+        for hypervisor, _running in places:
+            names[(hypervisor, domain)] = domain if hypervisor == primary else qualified_name(domain, hypervisor)
+        others = [hypervisor for hypervisor, _running in places if hypervisor != primary]
+        warnings.append(
+            "the domain '%s' is on %d hypervisors (%s): host '%s' is the one on %s (%s), %s; "
+            "a migration in flight or a copied template? Rename one, or leave it out with exclude."
+            % (domain, len(places), ', '.join(hypervisor for hypervisor, _r in places), domain, primary, why,
+               ', '.join("'%s' the one on %s" % (qualified_name(domain, hypervisor), hypervisor)
+                         for hypervisor in others)))
+    return names, warnings
