@@ -416,7 +416,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             hypervisor.uri, hypervisor.domains, hypervisor.exclude, parallel=self.get_option('parallel'),
             guest_agent=self.get_option('guest_agent'), agent_timeout=self.get_option('guest_agent_timeout'),
             sources=self.get_option('address_sources'), enough=enough,
-            osinfo=self.get_option('osinfo_metadata'))
+            osinfo=self.get_option('osinfo_metadata'),
+            # Each connection and call bounded too (libvirt's keepalive), so a daemon that
+            # stops answering frees its reader thread instead of holding it for ever.
+            libvirt_timeout=max(1, int(float(self.get_option('timeout')))))
 
     def _read_fleet(self, hypervisors):
         """``{name: {'result': read_desktops' dict or None, 'error': sentence or None, 'seconds': s}}``."""

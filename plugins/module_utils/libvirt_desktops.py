@@ -28,9 +28,12 @@ from ansible_collections.spice.streaming.plugins.module_utils.desktops import (
     is_desktop,
     libosinfo_id,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    DEFAULT_PARALLEL,
+    DEFAULT_TIMEOUT,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import gather
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
-    DEFAULT_PARALLEL,
     ConnectionPool,
     first_error,
 )
@@ -184,16 +187,17 @@ def _refused(err):
     return err.get_error_code() in codes or 'Permission denied' in (err.get_error_message() or '')
 
 
-def _open(uri, guest_agent):
+def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT):
     """A connection, read-write only when the guest agents are to be asked (libvirt's rule)."""
+    why = 'the inventory only reads'
     if not guest_agent:
-        return libvirt_streaming.connect(uri, read_only=True), True, None
+        return libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why), True, None
     try:
-        return libvirt_streaming.connect(uri), False, None
+        return libvirt_streaming.connect(uri, timeout=timeout), False, None
     except StreamingError as err:
         if not _refused(err.__cause__):
             raise
-        conn = libvirt_streaming.connect(uri, read_only=True)
+        conn = libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why)
         return conn, True, (
             'the QEMU guest agents of %s were not asked (no guest OS, no agent address): libvirt '
             'allows them only on a read-write connection, which it refused (%s); allow the '
@@ -201,16 +205,17 @@ def _open(uri, guest_agent):
 
 
 def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, guest_agent=True,
-                  agent_timeout=DEFAULT_AGENT_TIMEOUT, sources=ADDRESS_SOURCES, enough=None, osinfo=True):
+                  agent_timeout=DEFAULT_AGENT_TIMEOUT, sources=ADDRESS_SOURCES, enough=None, osinfo=True,
+                  libvirt_timeout=DEFAULT_TIMEOUT):
     """The SPICE desktops of one hypervisor; StreamingError when it cannot be read.
 
     Returns ``{'hypervisor': libvirt's host name, 'uri', 'domains_read', 'desktops':
     {name: {'info': libvirt_info's dict, 'guest': read_guest's dict}}, 'notes': [...]}``,
     every value plain data (it goes into the inventory cache as it is).
     """
-    conn, read_only, note = _open(uri, guest_agent)
+    conn, read_only, note = _open(uri, guest_agent, libvirt_timeout)
     notes = [note] if note else []
-    pool = ConnectionPool(conn, uri, parallel, read_only=read_only)
+    pool = ConnectionPool(conn, uri, parallel, read_only=read_only, timeout=libvirt_timeout)
     try:
         result = gather(conn, uri, [as_pattern(name) for name in names],
                         [as_pattern(name) for name in exclude], pool=pool)
