@@ -334,7 +334,7 @@ def test_refusals_change_nothing(guest, inventory, debs, package_url):
     missing = url('spice-streaming-agent_0.2-1_all.deb')
     run = run_role(inventory, {'stream_agent_package': missing}, check=True, label='refusal')
     assert run.failure == ('Guest desk (domain %s, on hypervisor localhost) could not download'
-                           ' stream_agent_package %s: HTTP Error 404: File not found. Check the URL can be'
+                           ' stream_agent_package %s: Request failed: HTTP Error 404: File not found. Check the URL can be'
                            ' reached from the guest. Nothing was changed.'
                            % (guest.name, _masked(missing))), run
     assert 's3cret-pw' not in run.output and 'glpat-SECRET' not in run.output, run
