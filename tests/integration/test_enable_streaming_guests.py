@@ -69,6 +69,10 @@ def _write(tmp_path, inventory):
     return str(path)
 
 
+def _with_virtio_serial(name):
+    return domain_xml(name, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS))
+
+
 def test_a_desktop_whose_plan_refuses_is_neither_redefined_nor_restarted(domains, tmp_path):
     """Issue 14, item 25: vp8 on a Debian 12 desktop with host_streaming_restart when_needed.
     Before, the hypervisor play redefined and restarted the running desktop, then the guest play
@@ -76,8 +80,7 @@ def test_a_desktop_whose_plan_refuses_is_neither_redefined_nor_restarted(domains
     Beside it: a desktop whose plan passes but whose guest side fails later (no stream port)
     is told what its hypervisor already did, and a desktop that does not answer keeps today's
     behaviour on the host side."""
-    running = lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS))  # noqa: E731
-    domains.define('desk', running, start=True)
+    domains.define('desk', _with_virtio_serial, start=True)
     domains.define('good', domain_xml)
     domains.define('off', domain_xml)
     desk, good, off = domains.name('desk'), domains.name('good'), domains.name('off')
