@@ -266,7 +266,40 @@ def state(vm):
     return vm.ssh(_STATE).stdout
 
 
-def test_refusals_change_nothing(guest, inventory, debs):
+SERVE_PORT = 8931
+_SERVE = r"""
+set -e
+mkdir -p /run/sst-serve
+cd /run/sst-serve
+setsid python3 -m http.server {port} --bind 127.0.0.1 --directory /run/sst-serve \
+    >/run/sst-serve.log 2>&1 </dev/null &
+echo $! > /run/sst-serve.pid
+for _ in $(seq 100); do
+    python3 -c 'import socket; socket.create_connection(("127.0.0.1", {port}), 1)' 2>/dev/null && exit 0
+    sleep 0.2
+done
+exit 1
+"""
+
+
+@pytest.fixture(scope='module')
+def package_url(guest, debs):
+    """stream_agent_package as a URL with credentials (user information and a token): a web
+    server on the guest's own 127.0.0.1 serves the 0.3-1 package (it ignores both).  Gives
+    (url of a path, its log).  Outside every directory the tests compare."""
+    guest.copy_to(debs['legacy'], '/run/')
+    guest.ssh('mkdir -p /run/sst-serve && mv /run/%s /run/sst-serve/' % os.path.basename(debs['legacy']))
+    guest.ssh(_SERVE.format(port=SERVE_PORT))
+    yield ('http://desk:s3cret-pw@127.0.0.1:%d/{}?private_token=glpat-SECRET' % SERVE_PORT).format, \
+        lambda: guest.ssh('cat /run/sst-serve.log').stdout
+    guest.ssh('kill "$(cat /run/sst-serve.pid)"; rm -rf /run/sst-serve /run/sst-serve.pid /run/sst-serve.log')
+
+
+def _masked(url):
+    return url.replace('s3cret-pw', '********').replace('glpat-SECRET', '********')
+
+
+def test_refusals_change_nothing(guest, inventory, debs, package_url):
     """Untouched guest.  Each input the role cannot honour fails before any change, with a
     message naming the guest, its domain and hypervisor, and what to do."""
     before = state(guest)
@@ -286,7 +319,8 @@ def test_refusals_change_nothing(guest, inventory, debs):
 
     # A package for the other package tool.
     run = run_role(inventory, {'stream_agent_package': debs['legacy'][:-4] + '.rpm'}, label='refusal')
-    assert "whose packages are .deb" in run.failure and run.failure.endswith('Nothing was changed.'), run
+    assert "which installs .deb packages with apt" in run.failure, run
+    assert run.failure.endswith('Nothing was changed.'), run
 
     # Option values the agent would split, or the Exec= line would need to quote.
     run = run_role(inventory, {'stream_agent_package': debs['legacy'], 'stream_agent_codec': 'vp8',
@@ -295,13 +329,33 @@ def test_refusals_change_nothing(guest, inventory, debs):
                    label='refusal')
     assert 'letters, digits' in run.failure, run
 
-    # The fallback keeps the guest on MJPEG with a warning; checked in check mode only.
-    run = run_role(inventory, {'stream_agent_package': debs['legacy'], 'stream_agent_codec': 'vp9',
+    # A URL that is not there: check mode asks the server, and says so with the URL masked.
+    url, served = package_url
+    missing = url('spice-streaming-agent_0.2-1_all.deb')
+    run = run_role(inventory, {'stream_agent_package': missing}, check=True, label='refusal')
+    assert run.failure == ('Guest desk (domain %s, on hypervisor localhost) could not download'
+                           ' stream_agent_package %s: Request failed: HTTP Error 404: File not found. Check the URL can be'
+                           ' reached from the guest. Nothing was changed.'
+                           % (guest.name, _masked(missing))), run
+    assert 's3cret-pw' not in run.output and 'glpat-SECRET' not in run.output, run
+
+    # The fallback keeps the guest on MJPEG with a warning; checked in check mode only, with the
+    # package from a URL: on this fresh guest (no cache directory yet) check mode asks the server
+    # for the file (HEAD), downloads nothing and reports the install, its credentials masked.
+    package = url(os.path.basename(debs['legacy']))
+    run = run_role(inventory, {'stream_agent_package': package, 'stream_agent_codec': 'vp9',
                                'stream_agent_codec_fallback': True}, check=True, label='check, fresh guest')
     assert run.failure is None, run
     assert run.result['codec'] == 'mjpeg' and run.result['pending_install'], run.result
     assert 'streams MJPEG with its built-in encoder instead' in run.result['warnings'][0]
     assert 'WARNING: Guest desk' in run.output
+    assert 'would install %s;' % _masked(package) in ' '.join(run.output.split()), run
+    assert run.plan['package'] == _masked(package), run.plan
+    assert 's3cret-pw' not in run.output and 'glpat-SECRET' not in run.output, run
+    requests = [line for line in served().splitlines() if '"HEAD /' in line or '"GET /' in line]
+    assert [line.split('"')[1] for line in requests] == [
+        'HEAD /spice-streaming-agent_0.2-1_all.deb?private_token=glpat-SECRET HTTP/1.1',
+        'HEAD /%s?private_token=glpat-SECRET HTTP/1.1' % os.path.basename(debs['legacy'])], requests
 
     assert state(guest) == before
 
@@ -325,6 +379,7 @@ def test_install_check_real_check(guest, inventory, debs, gdm_daemon_conf):
     assert (result['package'], result['version'], result['option_syntax']) == \
         ('spice-streaming-agent', '0.3-1', 'legacy'), result
     assert result['exec'] == AGENT + ' -c framerate=20', result
+    assert result['warnings'] == [], 'the built-in MJPEG encoder keeps to framerate'
     assert sorted(result['autostart_edited']) == sorted([SESSION, GREETER]) and not result['autostart_written']
     assert result['new_session_needed'] and not result['display_manager_restarted']
     assert 'need a new session' in real.output
@@ -392,6 +447,8 @@ def test_gstreamer_options_in_both_syntaxes(guest, inventory, debs):
     real = run_role(inventory, variables, label='GStreamer packages and per-codec options')
     assert real.failure is None and real.changed > 0, real
     assert real.result['exec'] == AGENT + ' -c framerate=20 -c gst.mjpeg=jpegenc:quality=85', real.result
+    assert real.result['warnings'][0].startswith('stream_agent_framerate 20 does not limit the frame rate of mjpeg'
+                                                 " through the agent's GStreamer plugin"), real.result
     assert 'install ok installed' in guest.ssh(
         "dpkg-query -W -f '${db:Status-Abbrev} ${Status}\\n' gstreamer1.0-plugins-bad").stdout
     start = session_sees_agent(guest)
@@ -449,9 +506,7 @@ RHEL_CASES = [
     ('Fedora 40, H.265', {'distribution': 'Fedora', 'os_family': 'RedHat', 'version': '40'},
      {'stream_agent_codec': 'h265'}, 'no package of Fedora carries a GStreamer h265 encoder'),
     ('RedHat 9 given a .deb', {'distribution': 'RedHat', 'os_family': 'RedHat', 'version': '9.4'},
-     {'stream_agent_package': '/srv/agent.deb'}, 'whose packages are .rpm'),
-    ('Arch Linux', {'distribution': 'Archlinux', 'os_family': 'Archlinux', 'version': '2024'},
-     {}, 'ships no spice-streaming-agent package'),
+     {'stream_agent_package': '/srv/agent.deb'}, 'which installs .rpm packages with dnf'),
 ]
 
 
@@ -489,3 +544,107 @@ def test_rhel_and_fedora_plan_in_check_mode(controller_inventory, label, facts, 
     }
     assert plan['gstreamer_packages'] == expected_packages[codec], plan
     assert plan['selinux_label'] == ('xserver_exec_t' if 'selinux' in facts else None), plan
+
+
+# Platforms the role does not support, and the inputs the plan must catch on those it does.
+# Each runs the plan entry point on the controller with the distribution facts overridden, as
+# the RHEL cases above; DEB stands for a .deb file that exists on the controller.
+SUPPORTED = ('It supports Debian 12, Ubuntu 22.04 and 24.04 (with stream_agent_package, a .deb), RHEL 8, 9 and 10'
+             ' and their rebuilds (CentOS Stream, AlmaLinux, Rocky Linux) and Fedora')
+DEBIAN_12 = {'distribution': 'Debian', 'os_family': 'Debian', 'version': '12.8'}
+UBUNTU_24 = {'distribution': 'Ubuntu', 'os_family': 'Debian', 'version': '24.04'}
+SECRET_URL = 'https://desk:s3cret-pw@files.example.org/agent/spice-streaming-agent_0.3-1_amd64.%s?private_token=glpat-SECRET'
+UNSUPPORTED_CASES = [
+    ('openSUSE Leap 15.5 given an .rpm', {'distribution': 'openSUSE Leap', 'os_family': 'Suse', 'version': '15.5'},
+     {'stream_agent_package': SECRET_URL % 'rpm'}),
+    ('SLES 15', {'distribution': 'SLES', 'os_family': 'Suse', 'version': '15.5'}, {}),
+    ('Alpine 3.19', {'distribution': 'Alpine', 'os_family': 'Alpine', 'version': '3.19.1'}, {}),
+    ('Arch Linux', {'distribution': 'Archlinux', 'os_family': 'Archlinux', 'version': '2024'}, {}),
+    ('CentOS 7.9', {'distribution': 'CentOS', 'os_family': 'RedHat', 'version': '7.9'}, {}),
+    ('Debian 11 given a .deb', {'distribution': 'Debian', 'os_family': 'Debian', 'version': '11.11'},
+     {'stream_agent_package': 'DEB'}),
+]
+
+
+@pytest.fixture(scope='module')
+def controller_deb(tmp_path_factory):
+    """A file named like an agent package on the controller: the plan only looks at its path."""
+    path = tmp_path_factory.mktemp('controller-deb') / 'spice-streaming-agent_0.3-1_amd64.deb'
+    path.write_bytes(b'not read by the plan')
+    return str(path)
+
+
+def _plan(controller_inventory, facts, variables, deb=None):
+    variables = {key: (deb if value == 'DEB' else value) for key, value in variables.items()}
+    return run_role(controller_inventory, dict(variables, sst_fake_facts=facts), check=True, entry='plan')
+
+
+@pytest.mark.parametrize('label,facts,variables', UNSUPPORTED_CASES, ids=[case[0] for case in UNSUPPORTED_CASES])
+def test_an_unsupported_platform_gets_one_refusal_naming_what_is_supported(controller_inventory, controller_deb,
+                                                                           label, facts, variables):
+    run = _plan(controller_inventory, facts, variables, controller_deb)
+    name = '%s %s (x86_64)' % (facts['distribution'], facts['version'])
+    assert run.failure == ('Guest desk-rh (domain desk-rh-domain, on hypervisor hv-rh) runs %s, which the'
+                           ' stream_agent role does not support. %s (the distribution\'s spice-streaming-agent,'
+                           ' or stream_agent_package, an .rpm). Nothing was changed.' % (name, SUPPORTED)), run
+    assert run.plan is None and 'dnf' not in run.output and 'apt' not in run.output, run
+    assert 's3cret' not in run.output and 'glpat-SECRET' not in run.output
+
+
+@pytest.mark.parametrize('facts,gdm', [(DEBIAN_12, '/etc/gdm3/daemon.conf'),
+                                       ({'distribution': 'Ubuntu', 'os_family': 'Debian', 'version': '22.04'},
+                                        '/etc/gdm3/custom.conf'),
+                                       (UBUNTU_24, '/etc/gdm3/custom.conf')],
+                         ids=['Debian 12', 'Ubuntu 22.04', 'Ubuntu 24.04'])
+def test_debian_and_ubuntu_plan_a_deb_from_the_controller(controller_inventory, controller_deb, facts, gdm):
+    run = _plan(controller_inventory, facts, {'stream_agent_package': 'DEB'}, controller_deb)
+    assert run.failure is None, run
+    plan = run.plan
+    assert (plan['package_source'], plan['package'], plan['package_tool']) == ('file', controller_deb, 'apt'), plan
+    assert plan['gdm_config'] == gdm and plan['warnings'] == [], plan
+
+
+def test_a_package_path_the_controller_lacks_is_refused_in_the_plan(controller_inventory, controller_deb, tmp_path):
+    """Before: found by ansible.builtin.copy, after the role had made the cache directory."""
+    missing = str(tmp_path / 'nowhere' / 'spice-streaming-agent_0.3-1_amd64.deb')
+    run = _plan(controller_inventory, DEBIAN_12, {'stream_agent_package': missing})
+    assert run.failure == ('Guest desk-rh (domain desk-rh-domain, on hypervisor hv-rh): stream_agent_package %s is'
+                           ' not a file on the controller. Give the path of the .deb on the controller, absolute or'
+                           ' relative to the playbook (or in its files/ directory), or an http(s) or ftp URL.'
+                           ' Nothing was changed.' % missing), run
+    directory = tmp_path / 'agent.deb'
+    directory.mkdir()
+    run = _plan(controller_inventory, DEBIAN_12, {'stream_agent_package': str(directory)})
+    assert 'is not a file on the controller (%s is a directory)' % directory in run.failure, run
+
+
+def test_a_package_url_is_shown_with_its_credentials_masked(controller_inventory):
+    masked = ('https://desk:********@files.example.org/agent/spice-streaming-agent_0.3-1_amd64.%s'
+              '?private_token=********')
+    run = _plan(controller_inventory, UBUNTU_24, {'stream_agent_package': SECRET_URL % 'deb'})
+    assert run.failure is None, run
+    assert run.plan['package'] == masked % 'deb', run.plan
+    assert 's3cret' not in run.output and 'glpat-SECRET' not in run.output, run
+
+    # The wrong package format for the guest: the message shows the URL masked too.
+    run = _plan(controller_inventory, UBUNTU_24, {'stream_agent_package': SECRET_URL % 'rpm'})
+    assert run.failure == ('Guest desk-rh (domain desk-rh-domain, on hypervisor hv-rh) runs Ubuntu 24.04 (x86_64),'
+                           ' which installs .deb packages with apt, but stream_agent_package is %s. Give a .deb'
+                           ' built for it. Nothing was changed.' % (masked % 'rpm')), run
+    assert 's3cret' not in run.output and 'glpat-SECRET' not in run.output, run
+
+
+def test_framerate_with_the_gstreamer_plugin_is_warned_about(controller_inventory):
+    """The agent's GStreamer plugin does not pace frames by framerate (docs/stream-agent.md)."""
+    fedora = {'distribution': 'Fedora', 'os_family': 'RedHat', 'version': '40'}
+    run = _plan(controller_inventory, fedora, {'stream_agent_codec': 'vp8', 'stream_agent_framerate': 5})
+    assert run.failure is None, run
+    warning = ("stream_agent_framerate 5 does not limit the frame rate of vp8 through the agent's GStreamer"
+               " plugin, which sends frames as fast as it captures and encodes them")
+    assert len(run.plan['warnings']) == 1 and run.plan['warnings'][0].startswith(warning), run.plan
+    assert 'WARNING: Guest desk-rh (domain desk-rh-domain, on hypervisor hv-rh): ' + warning in run.output
+
+    # The built-in MJPEG encoder keeps to it: no warning.
+    run = _plan(controller_inventory, fedora, {'stream_agent_framerate': 5})
+    assert run.failure is None and run.plan['warnings'] == [], run
+    assert 'WARNING' not in run.output
