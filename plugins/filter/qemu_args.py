@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
-    QemuCmdlineError,
-    apply_streaming,
-    split_words,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_command_line import apply_streaming
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_env_files import split_words
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
 
 display = Display()
 

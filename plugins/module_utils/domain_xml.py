@@ -30,12 +30,12 @@ except ImportError:
 else:
     LXML_IMPORT_ERROR = None
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
-    MASK,
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import (
     OptionValue,
     QemuCmdlineError,
-    mask_secrets,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
+from ansible_collections.spice.streaming.plugins.module_utils.secrets import MASK
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     STREAM_PORT_NAME,
     effective_streaming_mode,
@@ -562,10 +562,10 @@ def new_stream_channel_xml():
 #
 # libvirt hides nothing inside ``<qemu:commandline>``: its ``<qemu:arg>``
 # values are masked here the way spice.streaming.qemu_cmdline masks a QEMU
-# command line (qemu_cmdline.mask_secrets: ``-object secret,data=``,
+# command line (qemu_secrets.mask_secrets: ``-object secret,data=``,
 # ``password=``, passwords inside URLs, Ceph keys inside rbd filenames, in
 # key=value and JSON values alike).  Free-form values (``<qemu:env>``, kernel
-# command lines, SMBIOS strings) are not searched, as in qemu_cmdline.
+# command lines, SMBIOS strings) are not searched, as in qemu_secrets.
 
 
 def _secure_values(root):

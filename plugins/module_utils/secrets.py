@@ -5,14 +5,15 @@
 
 Which values are secret is decided where they are read:
 ``domain_xml.definition_secrets`` (a domain definition) and
-``qemu_cmdline.mask_secrets`` (a QEMU command line).  This masks those values
-wherever else they turn up, for example in an error QEMU printed with the
-argument that held them.
+``qemu_secrets.mask_secrets`` (a QEMU command line); both show a secret as
+:data:`MASK`.  This masks those values wherever else they turn up, for example
+in an error QEMU printed with the argument that held them.
 """
 
 from __future__ import annotations
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import MASK
+# What is shown in place of a secret; the same placeholder Ansible uses for no_log.
+MASK = '********'
 
 # Shorter values are masked where they are known to be (a diff masks by structure,
 # whatever the length) but not searched for in free text: every "1" or "on" of a

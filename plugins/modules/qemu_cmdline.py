@@ -257,14 +257,14 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
-    MASK,
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_command_line import apply_streaming
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_env_files import (
     EnvFileArgs,
-    QemuCmdlineError,
-    apply_streaming,
-    mask_secrets,
     resolve_env_file,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
+from ansible_collections.spice.streaming.plugins.module_utils.secrets import MASK
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
     streaming_argument_spec,
 )

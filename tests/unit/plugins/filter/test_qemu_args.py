@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the qemu_args filter: a thin layer over module_utils.qemu_cmdline."""
+"""Unit tests of the qemu_args filter: a thin layer over module_utils.qemu_command_line."""
 
 from __future__ import annotations
 

@@ -1,26 +1,13 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the pure QEMU command-line transforms."""
+"""Unit tests of the QEMU command-line model and its edits (module_utils/qemu_command_line.py)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
-    EnvFileArgs,
-    QemuCmdlineError,
-    QemuOpts,
-    apply_streaming,
-    env_assignment_text,
-    format_opts,
-    parse_env_text,
-    quote_word,
-    scan_options,
-    split_words,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_command_line import apply_streaming, scan_options
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
 
 STREAM = 'org.spice-space.stream.0'
 SPICE = 'port=5930,addr=127.0.0.1,disable-ticketing=on'
@@ -42,64 +29,6 @@ def assert_fixed_point(args, streaming_mode, agent_channel, **kwargs):
     again = streaming(args, streaming_mode, agent_channel, **kwargs)
     assert again.args == args
     assert again.actions == []
-
-
-# ---------------------------------------------------------------- key=value strings
-
-
-class TestQemuOpts:
-    def test_implied_first_key(self):
-        opts = QemuOpts('spiceport,name=%s,id=c1' % STREAM, 'backend')
-        assert opts.get('backend') == 'spiceport'
-        assert opts.get('name') == STREAM
-        assert opts.get('id') == 'c1'
-
-    def test_explicit_implied_key(self):
-        assert QemuOpts('driver=virtserialport,id=p', 'driver').get('driver') == 'virtserialport'
-
-    def test_double_comma_is_a_literal_comma(self):
-        opts = QemuOpts('password=a,,b,,,port=5930')
-        assert opts.get('password') == 'a,b,'
-        assert opts.get('port') == '5930'
-
-    def test_implied_value_with_escaped_comma(self):
-        assert QemuOpts('we,,ird,id=x', 'driver').get('driver') == 'we,ird'
-
-    def test_flags(self):
-        opts = QemuOpts('disable-ticketing,noagent-mouse')
-        assert opts.get('disable-ticketing') == 'on'
-        assert opts.get('agent-mouse') == 'off'
-
-    def test_last_key_wins(self):
-        assert QemuOpts('streaming-video=all,port=1,streaming-video=off').get('streaming-video') == 'off'
-
-    def test_text_round_trips_untouched(self):
-        for text in ('a=1,b=x,,y,c', 'a=1,', '', 'nofoo,bar=,baz=,,'):
-            assert QemuOpts(text).text == text
-
-    def test_set_keeps_other_items_as_written(self):
-        opts = QemuOpts('password=se,,cret,disable-ticketing,port=5930,')
-        opts.set('streaming-video', 'filter')
-        assert opts.text == 'password=se,,cret,disable-ticketing,port=5930,streaming-video=filter,'
-
-    def test_set_replaces_last_occurrence(self):
-        opts = QemuOpts('streaming-video=all,x=1,streaming-video=off')
-        opts.set('streaming-video', 'filter')
-        assert opts.text == 'streaming-video=all,x=1,streaming-video=filter'
-
-    def test_set_escapes_commas(self):
-        opts = QemuOpts('port=1')
-        opts.set('password', 'a,b')
-        assert opts.text == 'port=1,password=a,,b'
-
-    def test_set_implied_value_stays_bare(self):
-        opts = QemuOpts('socket,id=c', 'backend')
-        opts.set('backend', 'spiceport')
-        assert opts.text == 'spiceport,id=c'
-
-    def test_format_opts(self):
-        assert format_opts([('driver', 'virtserialport'), ('name', 'a,b')], 'driver') == \
-            'virtserialport,name=a,,b'
 
 
 # ---------------------------------------------------------------- argument lists
@@ -402,121 +331,3 @@ def unmanaged(args):
     consumed = {o.index for o in options} | {o.index + 1 for o in options if o.value is not None}
     return ([(o.token, o.value) for o in options if o.name not in ('spice', 'device', 'chardev')]
             + [arg for index, arg in enumerate(args) if index not in consumed])
-
-
-# ---------------------------------------------------------------- environment files
-
-
-ENV_TEXT = (
-    '# Managed by hand; comments stay.\n'
-    'QEMU_BIN=/usr/bin/qemu-system-x86_64\n'
-    '\n'
-    'QEMU_ARGS="-machine q35 -m 2048 \\\n'
-    '  -spice port=5930,disable-ticketing=on -name \'desk 01\'"\n'
-    'OTHER=\'x\'\n'
-)
-
-
-class TestEnvFile:
-    def test_reads_like_systemd(self):
-        found = {item.key: item.value for item in parse_env_text(ENV_TEXT)}
-        assert found == {
-            'QEMU_BIN': '/usr/bin/qemu-system-x86_64',
-            'QEMU_ARGS': "-machine q35 -m 2048   -spice port=5930,disable-ticketing=on -name 'desk 01'",
-            'OTHER': 'x',
-        }
-
-    def test_arguments(self):
-        assert EnvFileArgs(ENV_TEXT, 'QEMU_ARGS').args == [
-            '-machine', 'q35', '-m', '2048', '-spice', 'port=5930,disable-ticketing=on', '-name', 'desk 01']
-
-    def test_rewrite_keeps_everything_else(self):
-        envfile = EnvFileArgs(ENV_TEXT, 'QEMU_ARGS')
-        new_text = envfile.with_args(envfile.args + ['-S'])
-        head, _sep, tail = ENV_TEXT.partition('QEMU_ARGS=')
-        assert new_text.startswith(head)
-        assert new_text.endswith('\nOTHER=\'x\'\n')
-        assert EnvFileArgs(new_text, 'QEMU_ARGS').args == envfile.args + ['-S']
-        assert 'QEMU_ARGS="-machine q35 -m 2048 -spice port=5930,disable-ticketing=on -name \'desk 01\' -S"\n' \
-            in new_text
-
-    @pytest.mark.parametrize('text, value', [
-        ('QEMU_ARGS=-m 64   \n', '-m 64'),
-        ('  QEMU_ARGS = "a b" \n', 'a b'),
-        ("QEMU_ARGS='a \"b\" \\c'", 'a "b" \\c'),
-        ('QEMU_ARGS="a \\"q\\" \\$x \\n"\n', 'a "q" $x \\n'),
-        ('QEMU_ARGS=a\\\nb\n', 'ab'),
-        ('QEMU_ARGS="a"\'b\'\n', 'ab'),
-        ('QEMU_ARGS=\n', ''),
-        ('QEMU_ARGS="x"\r\nB=1\r\n', 'x'),
-        ('QEMU_ARGS=first\n; QEMU_ARGS=comment\nQEMU_ARGS=second\n', 'second'),
-    ])
-    def test_values(self, text, value):
-        assert [a.value for a in parse_env_text(text) if a.key == 'QEMU_ARGS'][-1] == value
-
-    def test_last_assignment_is_edited(self):
-        text = 'QEMU_ARGS="-m 1"\nQEMU_ARGS="-m 2"\n'
-        envfile = EnvFileArgs(text, 'QEMU_ARGS')
-        assert envfile.overridden == 1
-        assert envfile.with_args(['-m', '3']) == 'QEMU_ARGS="-m 1"\nQEMU_ARGS="-m 3"\n'
-
-    def test_missing_variable(self):
-        with pytest.raises(QemuCmdlineError, match='there is no QEMU_ARGS= line'):
-            EnvFileArgs('# QEMU_ARGS="-m 1"\nOTHER=1\n', 'QEMU_ARGS')
-
-    def test_invalid_variable_name(self):
-        with pytest.raises(QemuCmdlineError, match='not a valid environment variable name'):
-            EnvFileArgs('A=1\n', 'QEMU-ARGS')
-
-    def test_unterminated_quote(self):
-        with pytest.raises(QemuCmdlineError, match=r'QEMU_ARGS \(line 2\) opens a quote at line 2'):
-            EnvFileArgs('A=1\nQEMU_ARGS="-m 64\nB=2\n', 'QEMU_ARGS')
-
-    def test_text_after_closing_quote(self):
-        with pytest.raises(QemuCmdlineError, match='text after its closing quote'):
-            EnvFileArgs('QEMU_ARGS="-m 64" # memory\n', 'QEMU_ARGS')
-
-    def test_unbalanced_inner_quote(self):
-        with pytest.raises(QemuCmdlineError, match='QEMU_ARGS at line 1: the arguments have an unbalanced single quote'):
-            EnvFileArgs('QEMU_ARGS="-name \'desk"\n', 'QEMU_ARGS')
-
-
-class TestWords:
-    @pytest.mark.parametrize('value, words', [
-        ('  a  b\tc\n', ['a', 'b', 'c']),
-        ('"a b"c \'d e\'', ['a bc', 'd e']),
-        ('a\\ b \\"', ['a b', '"']),
-        ("'in\\'single'", ["in'single"]),  # systemd: a backslash escapes inside single quotes too
-        ("'' x", ['', 'x']),
-    ])
-    def test_split_like_systemd(self, value, words):
-        assert split_words(value) == words
-
-    @pytest.mark.parametrize('value, message', [
-        ('a "b', 'unbalanced double quote'),
-        ("a 'b", 'unbalanced single quote'),
-        ('a \\', 'lone backslash'),
-    ])
-    def test_split_errors(self, value, message):
-        with pytest.raises(QemuCmdlineError, match=message):
-            split_words(value)
-
-    def test_quote_word_leaves_plain_words_alone(self):
-        assert quote_word('virtserialport,bus=vs.0,nr=1,name=%s' % STREAM) == \
-            'virtserialport,bus=vs.0,nr=1,name=%s' % STREAM
-        assert quote_word('{"driver":"x"}') == '\'{"driver":"x"}\''
-
-    ODD = ['-device', '{"driver":"virtio-rng-pci","x":"$HOME `id`"}', "it's", 'a\\b', '', 'sp ace',
-           'tab\there', 'glob*?[x]', '~user', 'new\nline', "q'\"\\$`", '-spice', 'password=a,,b', '#hash', ';']
-
-    def test_round_trip(self):
-        text = 'A=1\n' + env_assignment_text('QEMU_ARGS', self.ODD) + '\n'
-        assert EnvFileArgs(text, 'QEMU_ARGS').args == self.ODD
-
-    @pytest.mark.skipif(shutil.which('sh') is None, reason='needs a POSIX shell')
-    def test_a_posix_shell_reads_the_same_arguments(self, tmp_path):
-        env = tmp_path / 'vm.env'
-        env.write_text('A=1\n' + env_assignment_text('QEMU_ARGS', self.ODD) + '\n')
-        out = subprocess.run(['sh', '-c', '. "$1"; eval "set -- $QEMU_ARGS"; printf "%s\\0" "$@"', 'sh', str(env)],
-                             capture_output=True, text=True, check=True, timeout=10)
-        assert out.stdout.split('\0')[:-1] == self.ODD

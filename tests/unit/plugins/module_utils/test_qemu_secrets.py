@@ -1,27 +1,17 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests: secrets masked for display, and the environment file a path (or link) names.
-
-Masking is pure; file resolution runs on real files, links and loops under tmp_path.
-"""
+"""Unit tests: secrets of a QEMU command line masked for display (module_utils/qemu_secrets.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ansible_collections.spice.streaming.plugins.module_utils.qemu_cmdline import (
-    MASK,
-    EnvFileArgs,
-    QemuCmdlineError,
-    apply_streaming,
-    mask_secrets,
-    resolve_env_file,
-)
-
-STREAM = 'org.spice-space.stream.0'
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_command_line import apply_streaming
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
+from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
+from ansible_collections.spice.streaming.plugins.module_utils.secrets import MASK
 
 
 # ---------------------------------------------------------------- masking
@@ -112,97 +102,3 @@ def test_an_error_message_never_shows_a_secret():
         apply_streaming(['-spice=port=1,password=hunter2'], 'filter')
     assert 'hunter2' not in str(caught.value)
     assert "QEMU does not accept '-spice=VALUE'" in str(caught.value)
-
-
-# ---------------------------------------------------------------- the file shown in a diff
-
-MULTILINE = ('# desk-01\n'
-             'QEMU_ARGS="-name desk-01 \\\n'
-             '  -spice port=5936,password=s3cr3t \\\n'
-             '  -object secret,id=s0,data=d4t4"\n'
-             'OTHER=1\n')
-
-
-def test_masked_text_keeps_the_layout_of_the_assignment():
-    envfile = EnvFileArgs(MULTILINE, 'QEMU_ARGS')
-    masked, secrets = mask_secrets(envfile.args)
-    shown = envfile.masked_text(masked, secrets)
-    assert shown == MULTILINE.replace('s3cr3t', MASK).replace('d4t4', MASK)
-
-
-def test_masked_text_without_secrets_is_the_text():
-    text = 'QEMU_ARGS="-spice port=1"\n'
-    envfile = EnvFileArgs(text, 'QEMU_ARGS')
-    assert envfile.masked_text(*mask_secrets(envfile.args)) == text
-
-
-@pytest.mark.parametrize('text', [
-    # Written with an escape: masking where it is written cannot find it.
-    'QEMU_ARGS="-spice port=5936,password=pa\\$\\$word"\nB=2\n',
-    # The secret is also an ordinary word elsewhere in the arguments.
-    'QEMU_ARGS="-name vs0 -spice port=5936,password=vs0"\n',
-])
-def test_masked_text_falls_back_to_the_module_layout(text):
-    envfile = EnvFileArgs(text, 'QEMU_ARGS')
-    masked, secrets = mask_secrets(envfile.args)
-    shown = envfile.masked_text(masked, secrets)
-    assert EnvFileArgs(shown, 'QEMU_ARGS').args == masked
-    assert not any(secret in shown.replace('vs0 -spice', '') for secret in secrets)
-
-
-# ---------------------------------------------------------------- the file a path names
-
-
-def test_a_regular_file_is_itself(tmp_path):
-    env = tmp_path / 'vm.env'
-    env.write_text('QEMU_ARGS=-m 64\n')
-    assert resolve_env_file(str(env), 'QEMU_ARGS') == str(env)
-
-
-def test_links_are_followed_to_the_file(tmp_path):
-    (tmp_path / 'real').mkdir()
-    (tmp_path / 'etc').mkdir()
-    target = tmp_path / 'real' / 'vm.env'
-    target.write_text('QEMU_ARGS=-m 64\n')
-    os.symlink('../real/vm.env', tmp_path / 'etc' / 'hop.env')   # relative
-    os.symlink(str(tmp_path / 'etc' / 'hop.env'), tmp_path / 'etc' / 'vm.env')   # a chain
-    assert resolve_env_file(str(tmp_path / 'etc' / 'vm.env'), 'QEMU_ARGS') == str(target)
-
-
-def test_a_dangling_link_is_named_with_its_target(tmp_path):
-    link = tmp_path / 'vm.env'
-    os.symlink('gone/vm.env', link)
-    with pytest.raises(QemuCmdlineError) as caught:
-        resolve_env_file(str(link), 'KIOSK_ARGS')
-    assert str(caught.value) == (
-        '%s is a symbolic link to %s, which does not exist; create that file with a line '
-        'KIOSK_ARGS="<QEMU arguments>", or point the link at the file that holds them'
-        % (link, tmp_path / 'gone' / 'vm.env'))
-
-
-@pytest.mark.parametrize('links, chain', [
-    ({'a.env': 'a.env'}, 'a.env -> a.env'),
-    ({'a.env': 'b.env', 'b.env': 'a.env'}, 'a.env -> b.env -> a.env'),
-])
-def test_a_link_loop_is_named(tmp_path, links, chain):
-    for name, target in links.items():
-        os.symlink(target, tmp_path / name)
-    path = str(tmp_path / 'a.env')
-    with pytest.raises(QemuCmdlineError) as caught:
-        resolve_env_file(path, 'QEMU_ARGS')
-    assert str(caught.value) == (
-        '%s is a symbolic link that never reaches a file (%s); point it at the file that holds '
-        'QEMU_ARGS=, or give that file as path' % (path, str(tmp_path / chain.split(' -> ')[0])
-                                                   + chain[len(chain.split(' -> ')[0]):]))
-
-
-def test_a_link_to_a_directory_is_not_a_file(tmp_path):
-    os.symlink(str(tmp_path), tmp_path / 'dir.env')
-    with pytest.raises(QemuCmdlineError, match=r'dir\.env is not a regular file \(it leads to %s\)$'
-                       % str(tmp_path).replace('.', r'\.')):
-        resolve_env_file(str(tmp_path / 'dir.env'), 'QEMU_ARGS')
-
-
-def test_a_missing_file_says_how_to_create_it(tmp_path):
-    with pytest.raises(QemuCmdlineError, match='nowhere.env does not exist; create it first'):
-        resolve_env_file(str(tmp_path / 'nowhere.env'), 'QEMU_ARGS')
