@@ -5,7 +5,7 @@
 The definition is a real one (libvirt 9.0's dump of a virt-install q35 SPICE desktop) with
 what libvirt writes only under VIR_DOMAIN_XML_SECURE added in libvirt's own layout: a SPICE
 and a VNC password, an HTTPS CD-ROM (and its backing store) with cookies, and secrets in
-<qemu:commandline>. tests/integration/test_secrets.py proves the same on the real daemon.
+<qemu:commandline>. tests/integration/test_libvirt_domain_secrets.py proves the same on the real daemon.
 """
 
 from __future__ import annotations
