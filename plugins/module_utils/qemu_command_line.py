@@ -79,7 +79,6 @@ class Option:
         return '%s at argument %d' % (self.token, self.index + 1)
 
 
-
 def scan_options(args):
     """Split an argument list into options, the way QEMU's own parser walks it.
 
