@@ -648,3 +648,13 @@ def test_framerate_with_the_gstreamer_plugin_is_warned_about(controller_inventor
     run = _plan(controller_inventory, fedora, {'stream_agent_framerate': 5})
     assert run.failure is None and run.plan['warnings'] == [], run
     assert 'WARNING' not in run.output
+
+
+def test_an_option_value_ending_in_a_newline_is_refused_in_the_plan(controller_inventory, controller_deb):
+    """Before: the check was Jinja's ``match`` with ``^...$``, whose ``$`` also matches before a
+    final newline, so ``70\\n`` passed and split the autostart entry's ``Exec=`` line in two."""
+    run = _plan(controller_inventory, DEBIAN_12, {'stream_agent_package': 'DEB',
+                                                  'stream_agent_extra_options': {'mjpeg.quality': '70\n'}},
+                controller_deb)
+    assert run.failure is not None and 'take names and values made of letters, digits' in run.failure, run
+    assert run.failure.endswith('Nothing was changed.') and run.plan is None, run
