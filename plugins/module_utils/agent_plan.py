@@ -148,7 +148,8 @@ def platform_row(table, facts):
 
 
 def _version_key(version):
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r'[._-]', version)) if version else ()
+    """``'22.04'`` -> ``((0, 22), (0, 4))``: numbers in numeric order, words after them."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r'[._-]', version or '') if part)
 
 
 def _and(words):
@@ -255,8 +256,8 @@ def _inputs_fit(inputs):
 
 def _guest_label(inputs):
     hypervisor = inputs['hypervisor']
-    return 'Guest %s (domain %s%s)' % (inputs['guest'], inputs['domain'],
-                                        ', on hypervisor %s' % hypervisor if hypervisor else '')
+    where = ', on hypervisor %s' % hypervisor if hypervisor else ''
+    return 'Guest %s (domain %s%s)' % (inputs['guest'], inputs['domain'], where)
 
 
 def _package_format_given(package):
@@ -467,8 +468,8 @@ def _install_failures(result, row):
                   'package file is kept in %s; the package is not installed.'
                   % (result['distribution'], result['package_path']))
     return {
-        'install_failure': '%s runs %s; %s could not install %s' % (result['label'], result['distribution'], tool,
-                                                                     result['package']),
+        'install_failure': '%s runs %s; %s could not install %s' % (
+            result['label'], result['distribution'], tool, result['package']),
         'install_advice': advice,
         'gstreamer_failure': "%s: %s could not install %s, which the agent's GStreamer plugin needs for %s" % (
             result['label'], tool, ', '.join(result['gstreamer_packages']), result['codec']),
