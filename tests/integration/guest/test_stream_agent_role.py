@@ -132,9 +132,14 @@ class RoleRun:
             self.proc.returncode, self.recap, self.failure, self.output[-12000:])
 
 
-def run_role(inventory, extra_vars=None, check=False, entry='main', label=None, limit=None):
-    """Run the role with ansible-playbook (diff on) and return what happened."""
+def run_role(inventory, extra_vars=None, check=False, entry='main', label=None, limit=None, files=None):
+    """Run the role with ansible-playbook (diff on) and return what happened; ``files`` (name:
+    content) go to the playbook's files/ directory."""
     with tempfile.TemporaryDirectory(prefix='sst-role-') as workdir:
+        for name, content in (files or {}).items():
+            os.makedirs(os.path.join(workdir, 'files'), exist_ok=True)
+            with open(os.path.join(workdir, 'files', name), 'wb') as handle:
+                handle.write(content)
         playbook = os.path.join(workdir, 'play.yml')
         out = os.path.join(workdir, 'said.json')
         with open(playbook, 'w', encoding='utf-8') as handle:
@@ -616,6 +621,17 @@ def test_a_package_path_the_controller_lacks_is_refused_in_the_plan(controller_i
     directory.mkdir()
     run = _plan(controller_inventory, DEBIAN_12, {'stream_agent_package': str(directory)})
     assert 'is not a file on the controller (%s is a directory)' % directory in run.failure, run
+
+
+def test_a_package_name_is_found_in_the_playbooks_files_directory(controller_inventory):
+    """As ansible.builtin.copy finds its src: a bare file name is looked for in the playbook's
+    files/ directory (and the role's), then beside the playbook."""
+    name = 'spice-streaming-agent_0.3-1_amd64.deb'
+    run = run_role(controller_inventory, {'stream_agent_package': name, 'sst_fake_facts': DEBIAN_12}, check=True,
+                   entry='plan', files={name: b'not read by the plan'})
+    assert run.failure is None, run
+    assert run.plan['package'] == name and run.plan['package_src'].endswith('/files/' + name), run.plan
+    assert run.plan['package_path'] == '/var/cache/spice-streaming-agent/' + name, run.plan
 
 
 def test_a_package_url_is_shown_with_its_credentials_masked(controller_inventory):
