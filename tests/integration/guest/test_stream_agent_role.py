@@ -132,9 +132,14 @@ class RoleRun:
             self.proc.returncode, self.recap, self.failure, self.output[-12000:])
 
 
-def run_role(inventory, extra_vars=None, check=False, entry='main', label=None, limit=None):
-    """Run the role with ansible-playbook (diff on) and return what happened."""
+def run_role(inventory, extra_vars=None, check=False, entry='main', label=None, limit=None, files=None):
+    """Run the role with ansible-playbook (diff on) and return what happened; ``files`` (name:
+    content) go to the playbook's files/ directory."""
     with tempfile.TemporaryDirectory(prefix='sst-role-') as workdir:
+        for name, content in (files or {}).items():
+            os.makedirs(os.path.join(workdir, 'files'), exist_ok=True)
+            with open(os.path.join(workdir, 'files', name), 'wb') as handle:
+                handle.write(content)
         playbook = os.path.join(workdir, 'play.yml')
         out = os.path.join(workdir, 'said.json')
         with open(playbook, 'w', encoding='utf-8') as handle:
@@ -618,6 +623,17 @@ def test_a_package_path_the_controller_lacks_is_refused_in_the_plan(controller_i
     assert 'is not a file on the controller (%s is a directory)' % directory in run.failure, run
 
 
+def test_a_package_name_is_found_in_the_playbooks_files_directory(controller_inventory):
+    """As ansible.builtin.copy finds its src: a bare file name is looked for in the playbook's
+    files/ directory (and the role's), then beside the playbook."""
+    name = 'spice-streaming-agent_0.3-1_amd64.deb'
+    run = run_role(controller_inventory, {'stream_agent_package': name, 'sst_fake_facts': DEBIAN_12}, check=True,
+                   entry='plan', files={name: b'not read by the plan'})
+    assert run.failure is None, run
+    assert run.plan['package'] == name and run.plan['package_src'].endswith('/files/' + name), run.plan
+    assert run.plan['package_path'] == '/var/cache/spice-streaming-agent/' + name, run.plan
+
+
 def test_a_package_url_is_shown_with_its_credentials_masked(controller_inventory):
     masked = ('https://desk:********@files.example.org/agent/spice-streaming-agent_0.3-1_amd64.%s'
               '?private_token=********')
@@ -648,3 +664,13 @@ def test_framerate_with_the_gstreamer_plugin_is_warned_about(controller_inventor
     run = _plan(controller_inventory, fedora, {'stream_agent_framerate': 5})
     assert run.failure is None and run.plan['warnings'] == [], run
     assert 'WARNING' not in run.output
+
+
+def test_an_option_value_ending_in_a_newline_is_refused_in_the_plan(controller_inventory, controller_deb):
+    """Before: the check was Jinja's ``match`` with ``^...$``, whose ``$`` also matches before a
+    final newline, so ``70\\n`` passed and split the autostart entry's ``Exec=`` line in two."""
+    run = _plan(controller_inventory, DEBIAN_12, {'stream_agent_package': 'DEB',
+                                                  'stream_agent_extra_options': {'mjpeg.quality': '70\n'}},
+                controller_deb)
+    assert run.failure is not None and 'take names and values made of letters, digits' in run.failure, run
+    assert run.failure.endswith('Nothing was changed.') and run.plan is None, run
