@@ -55,6 +55,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
+  - spice.streaming.streaming.internal
 options:
   require_match:
     description:
@@ -450,6 +451,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
 def argument_spec():
     spec = libvirt_argument_spec()
     spec.update(libvirt_task.restart_argument_spec())
+    spec.update(libvirt_task.internal_argument_spec())
     spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
@@ -477,15 +479,15 @@ def run_module(module):
     params = module.params
     request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
 
-    def make_run(conn, pool):
+    def make_run(conn, pool, names):
         return StreamingRun(
             conn, params['uri'], request,
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
-            overrides=_overrides(params, request), pool=pool)
+            overrides=_overrides(params, request), pool=pool, names=names)
 
-    libvirt_task.run_task(module, make_run, 'could not be brought to the asked state')
+    libvirt_task.run_task(module, make_run, StreamingRun.NOT_DONE)
 
 
 def main():

@@ -41,6 +41,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming.libvirt
+  - spice.streaming.streaming.internal
 options:
   backup_dir:
     description:
@@ -270,6 +271,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restore im
 def argument_spec():
     spec = libvirt_argument_spec()
     spec.update(libvirt_task.restart_argument_spec())
+    spec.update(libvirt_task.internal_argument_spec())
     spec.update(
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
         backup=dict(type='str', default='newest'),
@@ -285,14 +287,14 @@ def run_module(module):
     try:
         check_choice(params['backup'])
     except ValueError as err:
-        module.fail_json(msg='backup: %s' % err)
+        module.fail_json(msg='%s: %s' % (params['option_names'].get('backup', 'backup'), err))
 
-    def make_run(conn, pool):
+    def make_run(conn, pool, names):
         return RestoreRun(conn, params['uri'], params['backup_dir'], params['backup'], params['force'],
                           check_mode=module.check_mode, diff=module._diff,
-                          skip_unfit=params['unfit_domains'] == 'skip', pool=pool)
+                          skip_unfit=params['unfit_domains'] == 'skip', pool=pool, names=names)
 
-    libvirt_task.run_task(module, make_run, 'could not be restored',
+    libvirt_task.run_task(module, make_run, RestoreRun.NOT_DONE,
                           restart_candidates=lambda run, domains: run.restart_candidates(domains))
 
 
