@@ -157,10 +157,12 @@ class DomainTaskAction(LeaveNullActionBase):
                 _say(run_output.batch_done(self._host, position[0], position[1], time.monotonic() - started,
                                            {name: results[name] for name in names}))
                 return None
+            # Those asked to stop: the ones shut off wait to be started, the others are waited for.
             states = progress['candidates']
+            waiting = [state['name'] for state in states if not state['stopped']]
             _say(run_output.batch_waiting(self._host, position[0], position[1], waited,
-                                          max(0.0, bounds['timeout'] - waited), len(batch) - len(states),
-                                          [state['name'] for state in states]))
+                                          max(0.0, bounds['timeout'] - waited), len(states) - len(waiting),
+                                          waiting))
 
     def _run_module(self, args, task_vars):
         return self._execute_module(module_name=self._task.resolved_action, module_args=args, task_vars=task_vars)
@@ -174,5 +176,5 @@ class DomainTaskAction(LeaveNullActionBase):
         if isinstance(invocation, dict):
             invocation.pop('restart_step', None)
         for line in run_output.attention_lines(self._host, result, self._names.get('restart', 'restart'),
-                                               args.get('restart', 'never')):
+                                               args.get('restart', 'never'), self._play_context.check_mode):
             _say(line, color=C.COLOR_WARN)

@@ -54,14 +54,14 @@ def _changes(entries):
     return ', '.join(changes)
 
 
-def attention_lines(host, result, restart_option='restart', restart_mode='never'):
+def attention_lines(host, result, restart_option='restart', restart_mode='never', check_mode=False):
     """What a person must see of one host's run even when ok results are hidden.
 
-    Nothing when nothing is worth saying beyond the task's own status: a run that
-    only changed definitions shows as ``changed``, and a failure as ``failed`` with
-    its message.  Otherwise the closing sentence, then one line per kind of thing:
-    what waits for a cold start, what a restart left alone, what was skipped, what
-    check mode would restart.
+    Nothing when nothing happened, and nothing for a failure (its message shows with
+    the failed task).  Otherwise one line per kind of thing, a few domain names each
+    with what was done or why: the selection when it matched nothing (or not all that
+    was asked), what changed, what waits for a cold start, what check mode would
+    restart, what a restart left alone, what was skipped.
     """
     summary = result.get('summary')
     report = result.get('report') or {}
@@ -70,6 +70,10 @@ def attention_lines(host, result, restart_option='restart', restart_mode='never'
     lines = []
     if not summary['selected'] or summary['selection']:
         lines.append('%s: %s' % (host, summary['message']))
+    changed = report.get('changed') or {}
+    if changed:
+        lines.append('%s: %d %s: %s' % (host, len(changed), 'would change' if check_mode else 'changed',
+                                        _with_reasons(changed)))
     waiting = report.get('waiting_for_cold_start') or {}
     if waiting:
         by_change = {}

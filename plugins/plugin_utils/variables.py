@@ -33,6 +33,7 @@ import os
 import re
 
 import yaml
+from ansible.utils.helpers import pct_to_int
 
 PREFIXES = ('host_streaming_', 'stream_agent_', 'streaming_')
 
@@ -99,10 +100,16 @@ def unknown_variables(names_by_host, known, prefixes=PREFIXES):
     return unknown
 
 
-def closest(name, known):
-    """The known name ``name`` most likely misspells, or None."""
-    matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-    return matches[0] if matches else None
+def closest(name, known, prefixes=PREFIXES):
+    """The known name ``name`` most likely misspells, or None.
+
+    Compared after the prefix, among the names of the same prefix: the prefix they
+    share would make any two names of one prefix look alike.
+    """
+    prefix = max((prefix for prefix in prefixes if name.startswith(prefix)), key=len, default='')
+    suffixes = {other[len(prefix):]: other for other in known if other.startswith(prefix)}
+    matches = difflib.get_close_matches(name[len(prefix):], sorted(suffixes), n=1, cutoff=0.6)
+    return suffixes[matches[0]] if matches else None
 
 
 def unknown_variable_warnings(names_by_host, known, prefixes=PREFIXES):
@@ -120,17 +127,18 @@ def unknown_variable_warnings(names_by_host, known, prefixes=PREFIXES):
 
 
 def serial_size(serial, hosts):
-    """How many hosts a play's first batch holds with ``serial: <serial>`` over ``hosts`` hosts; None if unreadable."""
+    """How many hosts a play's first batch holds with ``serial: <serial>`` over ``hosts`` hosts; None if unreadable.
+
+    As Ansible makes its batches (a list's first value, a percentage rounded down but at
+    least 1, and 0 or less meaning every host).
+    """
+    if isinstance(serial, list):
+        serial = serial[0] if serial else 0
     try:
-        if isinstance(serial, str) and serial.strip().endswith('%'):
-            size = int(hosts * float(serial.strip()[:-1]) / 100.0)
-        else:
-            size = int(serial)
+        size = pct_to_int(serial.strip() if isinstance(serial, str) else serial, hosts)
     except (TypeError, ValueError):
         return None
-    if size <= 0:
-        return hosts
-    return max(1, min(size, hosts))
+    return hosts if size <= 0 else min(size, hosts)
 
 
 def ignored_serial_warning(serial_by_host, batch_size, play_size):
