@@ -126,6 +126,10 @@ options:
         to O(shutdown_timeout) seconds, started again (paused again if it was paused), and the
         live XML is read to confirm the change is in effect. O(restart_batch) domains are
         restarted at a time.
+      - While a batch runs, its progress is printed on the controller (which domains are being shut
+        down, which are still waited for and for how long at most, what the batch came to), even
+        with ok results hidden; the action plugin runs the batches as separate runs of the module
+        for that (see O(restart_step)).
       - A domain that does not stop in time is left running and reported (see O(force_off)). A
         domain that fails to start with its new definition gets its previous definition back
         (the backup this task wrote, or else its definition with the streaming parts it ran
@@ -401,6 +405,47 @@ report:
     changed: {vdi-001: ["added <channel type='spiceport'> org.spice-space.stream.0"]}
     restarted: {vdi-001: "shut down (ACPI) and started; the stream channel now in effect"}
   version_added: 0.2.0
+summary:
+  description:
+    - How many domains were selected, how many fall in each section of RV(report), and the
+      closing sentence a person reads (the host_streaming role's closing report is made of them).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    selected:
+      description: How many domains the selection gave (those skipped included).
+      type: int
+    selection:
+      description:
+        - Why nothing, or not everything asked, was selected (a pattern that matched nothing, an
+          empty O(name), an O(exclude) that left out everything); V(null) when all matched.
+      type: str
+    changed:
+      description: How many domains changed (in check mode, would change).
+      type: int
+    waiting_for_cold_start:
+      description: How many running domains wait for a cold start.
+      type: int
+    restarted:
+      description: How many domains were restarted.
+      type: int
+    would_restart:
+      description: How many domains a real run would restart (check mode).
+      type: int
+    not_restarted:
+      description: How many domains a restart left alone (left running, saved state, shut off or removed meanwhile).
+      type: int
+    failed:
+      description: How many domains failed.
+      type: int
+    skipped:
+      description: How many domains were left alone, with a reason.
+      type: int
+    message:
+      description: The run in one sentence.
+      type: str
+      sample: "3 domains selected: 1 changed, 1 waits for a cold start, 1 skipped"
 skipped_domains:
   description:
     - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
