@@ -194,8 +194,8 @@ class RestoreRun(StreamingRun):
                     % (where, ', '.join(differences), self.names('force'))))
             return _Decision(differences=differences, note=(
                 'its streaming parts already are as in %s; it differs from it elsewhere (%s), which '
-                'was left as it is: %s puts the whole backup back' % (where, ', '.join(differences),
-                                                                       self.names('force'))))
+                'was left as it is: %s puts the whole backup back'
+                % (where, ', '.join(differences), self.names('force'))))
         if not managed and not differences:
             return _Decision()
         actions = ['restores its definition from %s' % where] + managed

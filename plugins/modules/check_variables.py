@@ -12,7 +12,7 @@ short_description: Warn about variables of spice.streaming that have no effect
 version_added: 0.2.0
 description:
   - Warns about every variable whose name starts with one of the collection's prefixes
-    (C(host_streaming_), C(stream_agent_), C(streaming_)) and that the collection does not
+    (C(host_streaming_*), C(stream_agent_*), C(streaming_*)) and that the collection does not
     know, a misspelled name most of the time, with the closest valid name ("did you mean
     host_streaming_mode?"). Such a variable has no effect; the role applies its default instead.
   - The names the collection knows are read from the collection itself, never from a list kept

@@ -125,8 +125,8 @@ def batch_done(host, number, count, elapsed, domains):
         by_state.setdefault(state, []).append(name)
     parts = ['%s %s' % (label, some(by_state[state], limit=len(by_state[state])))
              for state, label in _DONE if state in by_state]
-    return '%s: restart batch %d/%d done in %d s: %s' % (host, number, count, elapsed,
-                                                           '; '.join(parts) or 'nothing to restart')
+    return '%s: restart batch %d/%d done in %d s: %s' % (
+        host, number, count, elapsed, '; '.join(parts) or 'nothing to restart')
 
 
 def _hosts(hosts):

@@ -258,7 +258,7 @@ def test_rollout_over_the_fleet(fleet):
     for label in RUNNING:
         assert fleet.domains.conn.lookupByName(fleet.name(label)).state()[0] == libvirt.VIR_DOMAIN_RUNNING
         assert STREAM not in fleet.live(label)
-        host = label.split('-')[0]
+        host = label.split('-', maxsplit=1)[0]
         assert re.search(r'^%s: 1 waits for a cold start: %s \(' % (host, re.escape(fleet.name(label))),
                          first.stderr, re.M), first
 
@@ -300,7 +300,7 @@ def test_rollout_over_the_fleet(fleet):
     # Each restart batch says what it does as it goes, on hv4 over SSH too (one run of the
     # module to converge, one per batch).
     for label in RUNNING:
-        host = label.split('-')[0]
+        host = label.split('-', maxsplit=1)[0]
         assert re.search(r'^%s: restart batch 1/1: shutting down %s \(ACPI; each gets up to 2 s, then is forced '
                          r'off\)' % (host, re.escape(fleet.name(label))), on.stderr, re.M), on
         assert re.search(r'^%s: restart batch 1/1 done in \d+ s: restarted and checked %s$'
