@@ -96,3 +96,27 @@ notes:
   - If the Python interpreter the module runs with lacks libvirt-python but the system
     Python has it (the distribution package), the module re-runs itself with the system Python.
 '''
+
+    # The options the collection's roles and action plugins set; not for playbooks.
+    INTERNAL = r'''
+options:
+  option_names:
+    description:
+      - Internal, set by the collection's roles; leave it out in a playbook.
+      - The names under which the caller sets the options, for the messages, as a mapping from
+        option to name. When it maps C(force_off) to C(host_streaming_force_off), a message tells
+        the user to set C(host_streaming_force_off), the role variable, where it would say
+        C(force_off). Options left out keep their own name.
+    type: dict
+    default: {}
+    version_added: 0.2.0
+  restart_step:
+    description:
+      - Internal, set by the module's action plugin; leave it out.
+      - With O(restart=when_needed), the action plugin runs the module once to converge and
+        plan the restarts, then once or more per restart batch, and shows between those runs
+        which domains are being shut down, waited for, started and checked. This option says
+        which of those runs this is, and carries what the earlier runs found.
+    type: dict
+    version_added: 0.2.0
+'''

@@ -154,61 +154,62 @@ def _probe_write(directory):
     return None
 
 
-def _why_not_writable(directory, what, probe):
+def _why_not_writable(directory, what, probe, option):
     """Why ``directory`` takes no new file, as words; None when it does."""
     mount = _read_only_mount(directory)
     if mount is not None:
         return ('%s is on a read-only file system (%s is mounted read-only): remount it read-write, '
-                'or point backup_dir at a directory on a writable file system' % (what, mount))
+                'or point %s at a directory on a writable file system' % (what, mount, option))
     if not os.access(directory, os.W_OK | os.X_OK):
         if os.geteuid() == 0:
             return ('%s refuses writes even to root (an immutable attribute, see lsattr -d, a '
                     'root-squashed network share, or a security policy): lift that, or point '
-                    'backup_dir at another directory' % what)
+                    '%s at another directory' % (what, option))
         return ('%s is not writable by %s, the user the task runs as (%s): run the task as root '
-                '(become: true), or point backup_dir at a directory that user may write'
-                % (what, _user(), _owner_and_mode(directory)))
+                '(become: true), or point %s at a directory that user may write'
+                % (what, _user(), _owner_and_mode(directory), option))
     err = _probe_write(directory) if probe else None
     if err is None:
         return None
     if err.errno == errno.EROFS:
-        return ('%s is on a read-only file system: remount it read-write, or point backup_dir at a '
-                'directory on a writable file system' % what)
+        return ('%s is on a read-only file system: remount it read-write, or point %s at a '
+                'directory on a writable file system' % (what, option))
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return '%s has no room for a file (%s): free some space, or point backup_dir elsewhere' % (
-            what, err.strerror)
+        return '%s has no room for a file (%s): free some space, or point %s elsewhere' % (
+            what, err.strerror, option)
     if err.errno in (errno.EACCES, errno.EPERM):
-        return ('%s refuses new files to %s (%s; %s): %s' % (
+        return ('%s refuses new files to %s (%s; %s): %s, or point %s elsewhere' % (
             what, _user(), err.strerror, _owner_and_mode(directory),
             'an immutable attribute (lsattr -d), a root-squashed network share or a security '
-            'policy such as SELinux stops even root; lift it, or point backup_dir elsewhere'
-            if os.geteuid() == 0 else 'run the task as root (become: true), or point backup_dir elsewhere'))
-    return '%s takes no new file (%s): point backup_dir elsewhere' % (what, err.strerror or err)
+            'policy such as SELinux stops even root; lift it'
+            if os.geteuid() == 0 else 'run the task as root (become: true)', option))
+    return '%s takes no new file (%s): point %s elsewhere' % (what, err.strerror or err, option)
 
 
-def backup_dir_problem(path, host, probe=False):
+def backup_dir_problem(path, host, probe=False, option='backup_dir'):
     """Why ``path`` cannot take backups on ``host``, as a sentence naming both; None when it can.
 
     Nothing is written unless ``probe``: then a file is created in an existing
     directory and removed again, which finds what no permission bit shows (a full
-    disk, a security policy).  A missing directory is never created here.
+    disk, a security policy).  A missing directory is never created here.  ``option``:
+    what the caller calls ``backup_dir``, for the advice.
     """
     where = '%s on %s' % (path, host)
     if os.path.islink(path) and not os.path.exists(path):
-        return ('%s is a symbolic link to %s, which does not exist; point backup_dir at a directory'
-                % (where, os.readlink(path)))
+        return ('%s is a symbolic link to %s, which does not exist; point %s at a directory'
+                % (where, os.readlink(path), option))
     if os.path.exists(path):
         if not os.path.isdir(path):
-            return '%s exists and is not a directory; point backup_dir at a directory' % where
-        why = _why_not_writable(path, 'the directory', probe)
+            return '%s exists and is not a directory; point %s at a directory' % (where, option)
+        why = _why_not_writable(path, 'the directory', probe, option)
         return None if why is None else '%s cannot take backups: %s' % (where, why)
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.lexists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        return ('%s does not exist and cannot be created: %s is not a directory; point backup_dir '
-                'at a directory' % (where, parent))
-    why = _why_not_writable(parent, 'its parent %s' % parent, False)
+        return ('%s does not exist and cannot be created: %s is not a directory; point %s '
+                'at a directory' % (where, parent, option))
+    why = _why_not_writable(parent, 'its parent %s' % parent, False, option)
     return None if why is None else '%s does not exist and cannot be created: %s' % (where, why)
 
 

@@ -505,6 +505,30 @@ def restore_managed_parts(root, live_root):
     return actions
 
 
+def managed_parts(root):
+    """A domain document that holds only the managed parts of ``root``, as text.
+
+    What :func:`restore_managed_parts` reads of a running domain (its stream
+    channels, virtio-serial controllers and SPICE streaming modes), for a restart
+    that goes on in a later run of the module: small, and without any secret of the
+    definition.
+    """
+    kept = etree.Element('domain')
+    devices = etree.SubElement(kept, 'devices')
+    for controller in virtio_serial_controllers(root):
+        etree.SubElement(devices, 'controller', type='virtio-serial', index=controller.get('index', '0'))
+    for channel in stream_channels(root):
+        target = channel.find('target')
+        etree.SubElement(etree.SubElement(devices, 'channel', type='spiceport'), 'target',
+                         type=target.get('type', 'virtio'), name=STREAM_PORT_NAME)
+    for graphics in spice_graphics(root):
+        kept_graphics = etree.SubElement(devices, 'graphics', type='spice')
+        mode = streaming_mode_of(graphics)
+        if mode is not None:
+            etree.SubElement(kept_graphics, 'streaming', mode=mode)
+    return to_string(kept)
+
+
 def _virtio_serial_ports(root):
     """Devices that sit on a virtio-serial controller (channels and consoles of target type virtio)."""
     devices = devices_of(root)

@@ -35,6 +35,8 @@ try:
 except ImportError:  # libvirt_streaming.ensure_bindings reports it
     libvirt = None
 
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
+
 # Seconds libvirt may stay silent: as virsh's own keepalive (5 s pings, 6 unanswered).
 DEFAULT_TIMEOUT = 30
 # The longest keepalive interval; a shorter timeout pings more often.
@@ -150,12 +152,13 @@ def _close_quietly(conn):
         pass
 
 
-def connect(uri, read_only=False, timeout=DEFAULT_TIMEOUT, read_only_why=None):
+def connect(uri, read_only=False, timeout=DEFAULT_TIMEOUT, read_only_why=None, names=MODULE_NAMES):
     """Open ``uri`` as :func:`open_connection` does; a StreamingError that names the URI,
     the host and what to check when that fails.
 
     ``read_only_why`` says, in the message, why the connection was read-only
     (``'as check mode opens it'``); it is only said when ``read_only`` is true.
+    ``names`` (:class:`option_names.OptionNames`): what the caller calls ``libvirt_timeout``.
     """
     how = ''
     if read_only:
@@ -165,11 +168,11 @@ def connect(uri, read_only=False, timeout=DEFAULT_TIMEOUT, read_only_why=None):
         return open_connection(uri, read_only=read_only, timeout=timeout)
     except ConnectTimeout as err:
         raise StreamingError(
-            'could not connect to libvirt at %s on %s%s: %s (libvirt_timeout). Something accepts '
+            'could not connect to libvirt at %s on %s%s: %s (%s). Something accepts '
             'the connection but does not answer: libvirtd (or virtqemud) there may be hung or '
             'overloaded, or the URI points at another service. %s should answer at once; restart '
-            'the daemon if it does not, or raise libvirt_timeout for a slow link.'
-            % (uri, socket.gethostname(), how, err, virsh),
+            'the daemon if it does not, or raise %s for a slow link.'
+            % (uri, socket.gethostname(), how, err, names('libvirt_timeout'), virsh, names('libvirt_timeout')),
             uri=uri, timed_out=True) from None
     except libvirt.libvirtError as err:
         raise StreamingError(
@@ -192,13 +195,13 @@ def libvirt_argument_spec():
     )
 
 
-def option_problem(params):
+def option_problem(params, names=MODULE_NAMES):
     """Why ``parallel`` or ``libvirt_timeout`` cannot be used, or None; checked before connecting."""
     if not 1 <= params['parallel'] <= MAX_PARALLEL:
-        return ('parallel must be between 1 (one connection, no threads) and %d, got %d: each '
+        return ('%s must be between 1 (one connection, no threads) and %d, got %d: each '
                 "connection holds one of libvirtd's workers (max_workers, default 20), and more than "
                 '%d would keep other clients of the daemon waiting' % (
-                    MAX_PARALLEL, params['parallel'], MAX_PARALLEL))
+                    names('parallel'), MAX_PARALLEL, params['parallel'], MAX_PARALLEL))
     if params['libvirt_timeout'] < 1:
-        return 'libvirt_timeout must be at least 1 second, got %d' % params['libvirt_timeout']
+        return '%s must be at least 1 second, got %d' % (names('libvirt_timeout'), params['libvirt_timeout'])
     return None

@@ -53,9 +53,14 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     is_gone,
     left_alone,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 
 RESTART_CHOICES = ('never', 'when_needed')
 POLL_SECONDS = 0.5
+
+_GONE_BEFORE = 'another client removed it before its restart began; it was not restarted'
+_GONE_AFTER_REQUEST = ('another client removed it after it had been sent the ACPI shutdown (undefined, '
+                       'and then shut down or destroyed); there is nothing left to start')
 
 
 class RestartPolicy:
@@ -63,13 +68,13 @@ class RestartPolicy:
 
     __slots__ = ('mode', 'batch', 'shutdown_timeout', 'force_off')
 
-    def __init__(self, mode='never', batch=5, shutdown_timeout=300, force_off=False):
+    def __init__(self, mode='never', batch=5, shutdown_timeout=300, force_off=False, names=MODULE_NAMES):
         if mode not in RESTART_CHOICES:
-            raise ValueError('restart must be one of %s' % ', '.join(RESTART_CHOICES))
+            raise ValueError('%s must be one of %s' % (names('restart'), ', '.join(RESTART_CHOICES)))
         if batch < 1:
-            raise ValueError('restart_batch must be at least 1, got %d' % batch)
+            raise ValueError('%s must be at least 1, got %d' % (names('restart_batch'), batch))
         if shutdown_timeout < 0:
-            raise ValueError('shutdown_timeout must not be negative, got %d' % shutdown_timeout)
+            raise ValueError('%s must not be negative, got %d' % (names('shutdown_timeout'), shutdown_timeout))
         self.mode = mode
         self.batch = batch
         self.shutdown_timeout = shutdown_timeout
@@ -90,9 +95,37 @@ class _Candidate:
         self.dom = dom
         self.gaps = gaps
         self.paused = False
+        # The live XML before the shutdown request: set once the domain was asked to stop.
         self.live_root = None
         self.stopped = False
         self.forced = False
+
+    def state(self):
+        """What a later run of the module needs to go on with this candidate, as plain data.
+
+        Of the live XML only the managed parts are kept (a rollback reads nothing
+        else), so no secret of the definition leaves the host.
+        """
+        return {
+            'name': self.name, 'uuid': self.dom.UUIDString(), 'gaps': self.gaps, 'paused': self.paused,
+            'stopped': self.stopped, 'forced': self.forced,
+            'live': None if self.live_root is None else domain_xml.managed_parts(self.live_root),
+        }
+
+    @classmethod
+    def resumed(cls, state, dom):
+        candidate = cls(state['name'], dom, state['gaps'])
+        candidate.paused = state['paused']
+        candidate.stopped = state['stopped']
+        candidate.forced = state['forced']
+        if state['live'] is not None:
+            candidate.live_root = domain_xml.parse_domain(state['live'])
+        return candidate
+
+    @property
+    def asked(self):
+        """Whether it was asked to stop (or forced off, paused): from then on it may be down."""
+        return self.live_root is not None
 
 
 def _state(dom):
@@ -126,8 +159,7 @@ class Restarts:
                 gaps = self._gaps(selected, result)
             except libvirt.libvirtError as err:
                 if is_gone(err):
-                    self._gone(selected.name, 'another client removed it before its restart began; '
-                                              'it was not restarted')
+                    self._gone(selected.name, _GONE_BEFORE)
                     continue
                 self.run._stop_if_connection_lost(err)
                 raise
@@ -140,11 +172,11 @@ class Restarts:
         if not result['restart_required'] or selected.dom.UUIDString() not in self.run.saved_state:
             return
         why = ("it has a saved state (virsh managedsave) that holds the guest's running session; "
-               'restart=when_needed never discards a saved state, and starting the domain would '
+               '%s never discards a saved state, and starting the domain would '
                'resume it with its old configuration, so it was not started. To apply the change, '
                "discard the saved state with 'virsh -c %s managedsave-remove %s' and start it (the "
                'session is lost), or start it, shut it down from the guest and start it again'
-               % (self.run.uri, selected.name))
+               % (self.run.names.setting('restart', 'when_needed'), self.run.uri, selected.name))
         result['restart'] = {'state': 'saved', 'reason': why}
         self.run.warnings.append('%s was not restarted: %s' % (self.run.where(selected.name), why))
 
@@ -171,11 +203,65 @@ class Restarts:
         """Restart every candidate, ``policy.batch`` at a time; record what happened per domain."""
         candidates = self.candidates(selected_domains)
         if self.run.check_mode:
-            for candidate in candidates:
-                self._predict(candidate)
+            self.predict(candidates)
             return
+        self.restart_in_batches(candidates)
+
+    def restart_in_batches(self, candidates):
+        """Restart ``candidates`` in this run, ``policy.batch`` at a time."""
         for start in range(0, len(candidates), self.policy.batch):
             self._restart_batch(candidates[start:start + self.policy.batch])
+
+    def predict(self, candidates):
+        """Check mode: say what a real run does to each candidate."""
+        for candidate in candidates:
+            self._predict(candidate)
+
+    # ------------------------------------------------------------ one batch over several runs
+
+    def step(self, states, wait, final):
+        """Go on with one batch that an earlier run of the module planned (or began).
+
+        A restart batch can take minutes, and a module says nothing until it ends: the
+        action plugin runs each batch as one or more runs of the module and shows
+        progress between them.  ``states`` are the batch's candidates as
+        :meth:`_Candidate.state` gave them; those not yet asked to stop are asked now.
+        Then the step waits up to ``wait`` seconds for them to shut down.  When all
+        have, or when ``final`` (the shutdown timeout ends with this wait), what still
+        runs is forced off or left running and the stopped ones are started and
+        checked: the batch is done.  Otherwise the step returns, and the next one
+        goes on waiting.
+
+        Returns ``(done, waited, states)``: ``states`` are the candidates still being
+        waited for.  A lost connection raises, naming every domain of the batch that
+        may be down, as a batch in one run does.
+        """
+        candidates = [candidate for candidate in (self._resume(state) for state in states) if candidate]
+        self._in_flight = [candidate for candidate in candidates if candidate.asked]
+        self._ask_batch([candidate for candidate in candidates if not candidate.asked])
+        started = self._clock()
+        all_stopped = self._wait_batch(wait)
+        waited = self._clock() - started
+        if not all_stopped and not final:
+            return False, waited, [candidate.state() for candidate in self._in_flight]
+        self._finish_batch()
+        return True, waited, []
+
+    def _resume(self, state):
+        """The candidate of an earlier run, found again by its UUID; None (recorded) when it is gone."""
+        try:
+            dom = self.conn.lookupByUUIDString(state['uuid'])
+            # The run that planned it kept its secrets out of the messages; so does this one
+            # (QEMU quotes whole arguments of a definition when it refuses to start).
+            self.run.secrets.update(domain_xml.definition_secrets(
+                domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags))))
+        except libvirt.libvirtError as err:
+            if not is_gone(err):
+                self.run._stop_if_connection_lost(err)
+                raise
+            self._gone(state['name'], _GONE_AFTER_REQUEST if state['live'] is not None else _GONE_BEFORE)
+            return None
+        return _Candidate.resumed(state, dom)
 
     def _predict(self, candidate):
         """Check mode: what a real run does to this candidate, read the same way (read-only)."""
@@ -185,8 +271,7 @@ class Restarts:
             if not is_gone(err):
                 self.run._stop_if_connection_lost(err)
                 raise
-            self._gone(candidate.name, 'another client removed it before its restart began; it '
-                                       'was not restarted')
+            self._gone(candidate.name, _GONE_BEFORE)
             return
         if not ready:
             return
@@ -227,16 +312,38 @@ class Restarts:
         if candidate.paused and not self.policy.force_off:
             # A paused guest cannot act on the power button: waiting would only burn the timeout.
             self._left_running(candidate, 'it is paused, so it cannot shut down by itself; set '
-                                          'force_off to power it off and start it again paused')
+                                          '%s to power it off and start it again paused'
+                               % self.run.names('force_off'))
             return False
         return True
 
     def _restart_batch(self, batch):
+        """Restart one batch in this run: ask each to stop, wait, then force off or start."""
         self._in_flight = []
+        self._ask_batch(batch)
+        self._wait_batch(self.policy.shutdown_timeout)
+        self._finish_batch()
+
+    def _ask_batch(self, batch):
         try:
             for candidate in batch:
                 self._request_shutdown(candidate)
-            self._wait_for_shutdown([c for c in self._in_flight if not c.stopped])
+        except libvirt.libvirtError as err:
+            self._stop_on_lost_connection(err)
+            raise
+
+    def _wait_batch(self, seconds):
+        """Wait up to ``seconds`` for the domains asked to stop; whether every one has."""
+        try:
+            return self._wait_for_shutdown([c for c in self._in_flight if not c.stopped], seconds)
+        except libvirt.libvirtError as err:
+            self._stop_on_lost_connection(err)
+            raise
+
+    def _finish_batch(self):
+        """Force off (or leave running) what still runs; start the stopped ones again."""
+        try:
+            self._after_timeout([c for c in self._in_flight if not c.stopped])
         except libvirt.libvirtError as err:
             self._stop_on_lost_connection(err)
             raise
@@ -284,8 +391,10 @@ class Restarts:
                 self._in_flight.remove(candidate)
                 self._left_running(candidate, 'libvirt refused the ACPI shutdown (%s)' % _words(err))
 
-    def _wait_for_shutdown(self, waiting):
-        deadline = self._clock() + self.policy.shutdown_timeout
+    def _wait_for_shutdown(self, waiting, seconds):
+        """Poll until every domain of ``waiting`` is shut off, or ``seconds`` have passed."""
+        deadline = self._clock() + seconds
+        waiting = list(waiting)
         while waiting:
             for candidate in list(waiting):
                 try:
@@ -295,16 +404,18 @@ class Restarts:
                         raise
                     waiting.remove(candidate)
                     self._in_flight.remove(candidate)
-                    self._gone(candidate.name, 'another client removed it after it had been sent '
-                                               'the ACPI shutdown (undefined, and then shut down or '
-                                               'destroyed); there is nothing left to start')
+                    self._gone(candidate.name, _GONE_AFTER_REQUEST)
                     continue
                 if state == libvirt.VIR_DOMAIN_SHUTOFF:
                     candidate.stopped = True
                     waiting.remove(candidate)
             if not waiting or self._clock() >= deadline:
                 break
-            self._sleep(POLL_SECONDS)
+            self._sleep(min(POLL_SECONDS, max(0.0, deadline - self._clock())))
+        return not waiting
+
+    def _after_timeout(self, waiting):
+        """The domains still running when the shutdown timeout ends: forced off, or left running."""
         for candidate in waiting:
             if self.policy.force_off:
                 if not self._still_ours(candidate, candidate.dom):
@@ -332,8 +443,8 @@ class Restarts:
                 self._in_flight.remove(candidate)
                 self._left_running(candidate, 'it did not shut down within %d s of the ACPI request (a '
                                               'guest without ACPI support, a paused domain or a user '
-                                              'keeping it busy); set force_off to power it off instead'
-                                   % self.policy.shutdown_timeout)
+                                              'keeping it busy); set %s to power it off instead'
+                                   % (self.policy.shutdown_timeout, self.run.names('force_off')))
 
     def _still_ours(self, candidate, dom, gone_why='another client removed it while it was being '
                                                    'restarted; there is nothing left to start'):
@@ -478,21 +589,30 @@ class Restarts:
     def _stop_on_lost_connection(self, err):
         if self._alive():
             return
-        down = [c.name for c in self._in_flight if c.stopped or c.live_root is not None]
-        for name in down:
-            self.run.results[name]['restart'] = {
-                'state': 'unknown', 'reason': 'the connection to libvirt was lost while it was being '
-                                              'restarted; it may be shut off: check it and start it '
-                                              'if needed'}
+        down = sorted(c.name for c in self._in_flight if c.stopped or c.asked)
         if not down:
             self.run._stop_if_connection_lost(err)
             return
-        raise StreamingError(
-            'lost the connection to libvirt at %s on %s during a restart batch (%s). These domains were '
+        mark_possibly_down(self.run.results, down)
+        raise StreamingError(lost_during_batch(self.run.uri, self.run.host, _words(err), down),
+                             connection_lost=True, possibly_down=down, **self.run.summary())
+
+
+def mark_possibly_down(results, names):
+    """Record that the connection was lost while these domains were being restarted."""
+    for name in names:
+        results[name]['restart'] = {
+            'state': 'unknown', 'reason': 'the connection to libvirt was lost while it was being '
+                                          'restarted; it may be shut off: check it and start it '
+                                          'if needed'}
+
+
+def lost_during_batch(uri, host, why, down):
+    """The one message for a restart batch cut short: every domain that may be down, by name."""
+    return ('lost the connection to libvirt at %s on %s during a restart batch (%s). These domains were '
             'being restarted and MAY BE SHUT OFF now: %s. Check them with \'virsh -c %s list --all\' '
             'and start them once libvirt answers; then run the task again to finish the job.'
-            % (self.run.uri, self.run.host, _words(err), ', '.join(sorted(down)), self.run.uri),
-            connection_lost=True, possibly_down=sorted(down), **self.run.summary())
+            % (uri, host, why, ', '.join(down), uri))
 
 
 def _alive(conn):

@@ -43,6 +43,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     _skip,
     unknown_name_sentence,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 
 
 class _Decision:
@@ -68,12 +69,14 @@ class RestoreRun(StreamingRun):
 
     UNFIT = 'cannot be restored'
     VERB = 'restore'
+    IDLE = 'every one already has the definition its backup holds'
+    NOT_DONE = 'could not be restored'
 
     def __init__(self, conn, uri, backup_dir, choice=domain_backups.NEWEST, force=False,
-                 check_mode=False, diff=False, skip_unfit=False, pool=None):
+                 check_mode=False, diff=False, skip_unfit=False, pool=None, names=MODULE_NAMES):
         domain_backups.check_choice(choice)
         super().__init__(conn, uri, StreamingRequest(), check_mode=check_mode, live=False,
-                         backup_dir=backup_dir, diff=diff, skip_unfit=skip_unfit, pool=pool)
+                         backup_dir=backup_dir, diff=diff, skip_unfit=skip_unfit, pool=pool, names=names)
         self.choice = choice
         self.force = force
         self.index = None
@@ -92,24 +95,27 @@ class RestoreRun(StreamingRun):
         path, where = self.backup_dir, '%s on %s' % (self.backup_dir, self.host)
         if not os.path.isdir(path):
             raise StreamingError(
-                'nothing was changed: backup_dir %s %s, so there is no backup to restore from; point '
-                'backup_dir at the directory the rollout wrote its backups to (host_streaming_backup_dir, '
-                'default /var/lib/spice-streaming/backups).'
-                % (where, 'is not a directory' if os.path.exists(path) else 'does not exist'),
+                'nothing was changed: %s %s %s, so there is no backup to restore from; point '
+                '%s at the directory the rollout wrote its backups to (%sdefault '
+                '/var/lib/spice-streaming/backups).'
+                % (self.names('backup_dir'), where, 'is not a directory' if os.path.exists(path) else 'does not exist',
+                   self.names('backup_dir'),
+                   '' if self.names.renamed() else "the host_streaming role's host_streaming_backup_dir, "),
                 failed_domains={})
         if not os.access(path, os.R_OK | os.X_OK):
             raise StreamingError(
-                'nothing was changed: backup_dir %s cannot be read by the user the task runs as (uid '
+                'nothing was changed: %s %s cannot be read by the user the task runs as (uid '
                 '%d); backups are readable by their owner only: run the task as root (become: true).'
-                % (where, os.geteuid()), failed_domains={})
+                % (self.names('backup_dir'), where, os.geteuid()), failed_domains={})
 
     def _problem_line(self, name, text):
         if text == NO_SUCH_DOMAIN and self._unknown_backups.get(name):
             backup = self._unknown_backups[name][0]
             unknown = unknown_name_sentence(name, self.host, self.uri)
-            return ('%s; backup_dir holds a backup of a domain of that name (UUID %s) that no longer '
+            return ('%s; %s holds a backup of a domain of that name (UUID %s) that no longer '
                     "exists, which a restore does not define again: 'virsh -c %s define %s' brings it "
-                    'back if it should come back' % (unknown, backup.uuid, self.uri, backup.path))
+                    'back if it should come back' % (unknown, self.names('backup_dir'), backup.uuid,
+                                                     self.uri, backup.path))
         return super()._problem_line(name, text)
 
     def _plan_domain(self, dom, selected, result):
@@ -127,7 +133,8 @@ class RestoreRun(StreamingRun):
         if chosen is None:
             reason = self._no_backup(selected.name, uuid, backups)
             if selected.exact and self.choice in (domain_backups.NEWEST, domain_backups.OLDEST):
-                return reason + '; leave it out, or point backup_dir at its backups', None, None, None
+                return (reason + '; leave it out, or point %s at its backups' % self.names('backup_dir'),
+                        None, None, None)
             _skip(result, reason)
             return None, None, None, None
         try:
@@ -138,7 +145,7 @@ class RestoreRun(StreamingRun):
             return 'has a backup %s that cannot be read: %s' % (chosen.path, err), None, None, None
         if domain_backups.uuid_of(backup_text) != uuid:
             return ('has a backup file %s that holds another domain (UUID %s); move that file out of '
-                    'backup_dir' % (chosen.path, domain_backups.uuid_of(backup_text))), None, None, None
+                    '%s' % (chosen.path, domain_backups.uuid_of(backup_text), self.names('backup_dir'))), None, None, None
         result['restored_from'] = chosen.path
         decision = self._decide(current, backup, chosen)
         result['differences'] = decision.differences
@@ -160,8 +167,8 @@ class RestoreRun(StreamingRun):
         if backups:
             return ('no backup written at or after %s (its latest is from %s): no rollout changed it '
                     'since, so it already has the definition it had then' % (self.choice, backups[-1].written))
-        reason = 'no backup of it (UUID %s) in backup_dir %s: no rollout with backups changed it' % (
-            uuid, self.backup_dir)
+        reason = 'no backup of it (UUID %s) in %s %s: no rollout with backups changed it' % (
+            uuid, self.names('backup_dir'), self.backup_dir)
         others = self.index.named(name, exclude_uuids={uuid})
         if others:
             reason += (' (the backups of an earlier domain of this name, UUID %s, are not used: this '
@@ -183,17 +190,18 @@ class RestoreRun(StreamingRun):
             if managed:
                 return _Decision(differences=differences, problem=(
                     'was changed since %s outside the parts this collection manages (%s); a restore '
-                    'would undo that: restore it by hand, or set force to put the whole backup back'
-                    % (where, ', '.join(differences))))
+                    'would undo that: restore it by hand, or set %s to put the whole backup back'
+                    % (where, ', '.join(differences), self.names('force'))))
             return _Decision(differences=differences, note=(
                 'its streaming parts already are as in %s; it differs from it elsewhere (%s), which '
-                'was left as it is: force puts the whole backup back' % (where, ', '.join(differences))))
+                'was left as it is: %s puts the whole backup back'
+                % (where, ', '.join(differences), self.names('force'))))
         if not managed and not differences:
             return _Decision()
         actions = ['restores its definition from %s' % where] + managed
         if differences:
             actions.append('also puts back what changed since the backup outside the streaming parts, '
-                           'as force asks: %s' % ', '.join(differences))
+                           'as %s asks: %s' % (self.names('force'), ', '.join(differences)))
         return _Decision(restore=True, actions=actions, differences=differences)
 
     def _waits(self, result, definition, live_root):
@@ -230,8 +238,9 @@ class RestoreRun(StreamingRun):
             result['backup_file'] = domain_backups.write_backup(
                 self.backup_dir, selected.name, current_text, kind=domain_backups.BEFORE_RESTORE)
         except OSError as err:
-            raise OSError('could not keep its current definition in backup_dir %s on %s (%s), so it was '
-                          'not restored' % (self.backup_dir, self.host, err.strerror or err)) from err
+            raise OSError('could not keep its current definition in %s %s on %s (%s), so it was '
+                          'not restored' % (self.names('backup_dir'), self.backup_dir, self.host,
+                                            err.strerror or err)) from err
         new_dom = worker.conn.defineXML(backup_text)
         after_text = new_dom.XMLDesc(self.inactive_flags)
         after = domain_xml.parse_domain(after_text)
@@ -263,20 +272,22 @@ class RestoreRun(StreamingRun):
 
     # ------------------------------------------------------------ result
 
-    def summary(self):
-        result = super().summary()
-        for entry in self.results.values():
+    @classmethod
+    def summarize(cls, results, failures, check_mode=False, selection=None):
+        result = super().summarize(results, failures, check_mode, selection)
+        for entry in results.values():
             entry.setdefault('restored_from', None)
             entry.setdefault('differences', [])
-        result['restored_from'] = {name: entry['restored_from'] for name, entry in self.results.items()
+        result['restored_from'] = {name: entry['restored_from'] for name, entry in results.items()
                                    if entry['changed'] and entry['restored_from']}
         return result
 
-    def report(self):
-        sections = super().report()
+    @classmethod
+    def report_of(cls, results, failures):
+        sections = super().report_of(results, failures)
         if 'backups' in sections:
             sections['replaced_definitions_kept_in'] = sections.pop('backups')
-        refused = {name: entry['differences'] for name, entry in sorted(self.results.items())
+        refused = {name: entry['differences'] for name, entry in sorted(results.items())
                    if entry.get('differences') and not entry['changed']}
         if refused:
             sections['differ_outside_streaming_parts'] = refused

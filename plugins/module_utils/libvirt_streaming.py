@@ -44,7 +44,7 @@ from ansible.module_utils.common.respawn import (
     respawn_module,
 )
 
-from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml
+from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml, run_summary
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
@@ -61,6 +61,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool impor
     Outcome,
     first_error,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 
 # Where distributions put the Python that their python3-libvirt package serves.
 SYSTEM_PYTHONS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
@@ -168,28 +169,40 @@ def select_domains(conn, names, exclude):
     return selection.domains, selection.unknown
 
 
-def selection_warning(selection, names, exclude, host, uri):
-    """A sentence for a selection that matched nothing (or patterns that matched nothing), or None.
+def selection_problem(selection, names, exclude, option_names=MODULE_NAMES):
+    """Why nothing, or not everything asked, was selected, in a few words; None when all matched.
 
-    Exact names that match no domain are not warned about here: they are errors
-    (or, with ``unfit_domains=skip``, skipped) in the plan pass.
+    Exact names that match no domain are not counted here: they are errors (or, with
+    ``unfit_domains=skip``, skipped) in the plan pass.
     """
     if not selection.domains and not selection.unknown:
         if not names:
-            why = 'name is an empty list'
-        elif selection.unmatched and len(selection.unmatched) == len(names):
-            why = 'no domain matches %s' % ', '.join("'%s'" % entry for entry in names)
-        else:
-            why = 'exclude (%s) leaves out every domain that %s matched' % (
-                ', '.join("'%s'" % entry for entry in exclude),
-                ', '.join("'%s'" % entry for entry in names))
+            return '%s is an empty list' % option_names('name')
+        if selection.unmatched and len(selection.unmatched) == len(names):
+            return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in names)
+        return '%s (%s) leaves out every domain that %s matched' % (
+            option_names('exclude'), ', '.join("'%s'" % entry for entry in exclude),
+            ', '.join("'%s'" % entry for entry in names))
+    if selection.unmatched:
+        return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in selection.unmatched)
+    return None
+
+
+def selection_warning(selection, names, exclude, host, uri, option_names=MODULE_NAMES):
+    """A sentence for a selection that matched nothing (or patterns that matched nothing), or None."""
+    why = selection_problem(selection, names, exclude, option_names)
+    if why is None:
+        return None
+    if not selection.domains and not selection.unknown:
         return ('no domain was selected on %s (%s): %s. Check the names with '
                 "'virsh -c %s list --all'" % (host, uri, why, uri))
-    if selection.unmatched:
-        return ('on %s (%s) no domain matches %s; the other names selected %d domain%s'
-                % (host, uri, ', '.join("'%s'" % entry for entry in selection.unmatched),
-                   len(selection.domains), '' if len(selection.domains) == 1 else 's'))
-    return None
+    return ('on %s (%s) %s; the other names selected %d domain%s'
+            % (host, uri, why, len(selection.domains), '' if len(selection.domains) == 1 else 's'))
+
+
+def where(name, host, uri):
+    """How messages name a domain: ``domain 'vdi-001' on hv1 (qemu:///system)``."""
+    return "domain '%s' on %s (%s)" % (name, host, uri)
 
 
 def override_matches(entry, name):
@@ -197,8 +210,8 @@ def override_matches(entry, name):
     return entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
 
 
-def _override_label(number, entry):
-    return "override #%d (name '%s')" % (number, entry)
+def _override_label(number, entry, names=MODULE_NAMES):
+    return "%s (name '%s')" % (names.entry('overrides', number, 'override'), entry)
 
 
 def _some_names(names, limit=5):
@@ -206,7 +219,7 @@ def _some_names(names, limit=5):
     return shown + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
 
 
-def override_warnings(overrides, selected_names, host, uri):
+def override_warnings(overrides, selected_names, host, uri, names=MODULE_NAMES):
     """Sentences for each override entry that changes nothing on this hypervisor; pure.
 
     ``overrides`` is ``[(entries, request)]`` as :class:`StreamingRun` takes it, the
@@ -223,7 +236,7 @@ def override_warnings(overrides, selected_names, host, uri):
     for number, (entries, _request) in enumerate(overrides, 1):
         won = {}
         for entry in entries:
-            label = _override_label(number, entry)
+            label = _override_label(number, entry, names)
             matched = [name for name in selected_names if override_matches(entry, name)]
             if not matched:
                 hint = ''
@@ -234,8 +247,9 @@ def override_warnings(overrides, selected_names, host, uri):
                         hint = " Did you mean '%s'?" % close[0]
                 warnings.append(
                     "%s matches none of the %d selected domains on %s (%s), so it changes nothing.%s "
-                    "Check the names with 'virsh -c %s list --all', and that name and exclude select "
-                    'the domain.' % (label, len(selected_names), host, uri, hint, uri))
+                    "Check the names with 'virsh -c %s list --all', and that %s and %s select "
+                    'the domain.' % (label, len(selected_names), host, uri, hint, uri, names('name'),
+                                     names('exclude')))
                 continue
             if all(name in claimed for name in matched):
                 winners = sorted({claimed[name] for name in matched})
@@ -244,7 +258,7 @@ def override_warnings(overrides, selected_names, host, uri):
                     '%s, and the first override that matches a domain wins. Put the more specific '
                     'override first, or remove this one.'
                     % (label, host, uri, _some_names(matched),
-                       ' and '.join(_override_label(*winner) for winner in winners)))
+                       ' and '.join(_override_label(*winner, names=names) for winner in winners)))
             for name in matched:
                 won.setdefault(name, (number, entry))
         for name, winner in won.items():
@@ -292,7 +306,7 @@ SKIP_VANISHED = 'the domain disappeared while the task ran'
 UNFIT_TRANSIENT = ('is transient (it runs without a persistent definition): defining it would make '
                    'it persistent, so it cannot be managed. Define it yourself first if it should be '
                    "managed ('virsh dumpxml' it to a file, then 'virsh define' that file), or leave "
-                   'it out of name')
+                   'it out of %s')
 # A domain that was persistent when the task read it, and that another client undefined since.
 SKIP_NOW_TRANSIENT = ('another client undefined it while the task ran, so it runs on as a transient '
                       'domain, which this collection leaves alone: defining it would make it '
@@ -346,10 +360,17 @@ class StreamingRun:
     # How the plan pass's error speaks of the domains it refuses, and of what happens to the others.
     UNFIT = 'cannot be brought to the asked state'
     VERB = 'converge'
+    # What the closing line says when nothing needed doing.
+    IDLE = 'every one is already in the asked state'
+    # "N of the selected domains <NOT_DONE>: ..." when the task fails for some.
+    NOT_DONE = 'could not be brought to the asked state'
 
     def __init__(self, conn, uri, request, check_mode=False, live=True,
-                 backup_dir=None, diff=False, skip_unfit=False, overrides=(), pool=None):
+                 backup_dir=None, diff=False, skip_unfit=False, overrides=(), pool=None,
+                 names=MODULE_NAMES):
         self.conn = conn
+        # What the caller calls each option, for the messages (option_names.OptionNames).
+        self.names = names
         # The connections the per-domain work is spread over; one (``conn``) by default.
         self.pool = pool or ConnectionPool(conn, uri)
         self.uri = uri
@@ -377,13 +398,15 @@ class StreamingRun:
         self.warnings = []
         self._plans = []
         self._hotplugs = []
+        # Why the selection left out what was asked (run_summary.selection_problem), or None.
+        self.selection = None
         # UUIDs of the selected domains that had a managed save image when the plan read them.
         self.saved_state = set()
 
     # ------------------------------------------------------------ helpers
 
     def where(self, name):
-        return "domain '%s' on %s (%s)" % (name, self.host, self.uri)
+        return where(name, self.host, self.uri)
 
     def request_for(self, name):
         """The request for one domain: the first override naming it, else the task's."""
@@ -414,7 +437,8 @@ class StreamingRun:
         """
         problems = {name: NO_SUCH_DOMAIN for name in unknown}
         self.warnings.extend(override_warnings(
-            self.overrides, [selected.name for selected in selected_domains], self.host, self.uri))
+            self.overrides, [selected.name for selected in selected_domains], self.host, self.uri,
+            self.names))
         self.saved_state = self._saved_state(selected_domains)
         outcomes = self.pool.map(self._plan_one, selected_domains)
         # Merged in the selection's order, whatever order the workers finished in.
@@ -443,13 +467,14 @@ class StreamingRun:
             return
         sentences = []
         if problems:
-            sentences.append('%d domain%s %s: %s. Fix them, leave them out with exclude, or set '
-                             'unfit_domains=skip to %s the others'
+            sentences.append('%d domain%s %s: %s. Fix them, leave them out with %s, or set '
+                             '%s to %s the others'
                              % (len(problems), '' if len(problems) == 1 else 's', self.UNFIT,
                                 '; '.join(self._problem_line(name, text)
-                                          for name, text in sorted(problems.items())), self.VERB))
+                                          for name, text in sorted(problems.items())),
+                                self.names('exclude'), self.names.setting('unfit_domains', 'skip'), self.VERB))
         if backup_problem:
-            sentences.append('backup_dir %s' % backup_problem)
+            sentences.append('%s %s' % (self.names('backup_dir'), backup_problem))
         raise StreamingError('nothing was changed: %s.' % '. '.join(sentences), failed_domains=problems)
 
     def _saved_state(self, selected_domains):
@@ -498,7 +523,8 @@ class StreamingRun:
                 result = self.results[name] = _new_result(None, name)
             result.update(changed=False, actions=[], restart_required=[])
             _skip(result, 'unfit, left alone: %s' % problem)
-            self.warnings.append('%s; it was left alone (unfit_domains=skip)' % self._problem_line(name, problem))
+            self.warnings.append('%s; it was left alone (%s)' % (
+                self._problem_line(name, problem), self.names.setting('unfit_domains', 'skip')))
         self._plans = [plan for plan in self._plans if plan[0].name not in problems]
         self._hotplugs = [plug for plug in self._hotplugs if plug[0].name not in problems]
         if self.diff:
@@ -511,7 +537,8 @@ class StreamingRun:
         A real run also writes and removes a file there, which finds what no
         permission bit shows (a read-only mount, a full disk, a security policy).
         """
-        return domain_backups.backup_dir_problem(self.backup_dir, self.host, probe=not self.check_mode)
+        return domain_backups.backup_dir_problem(self.backup_dir, self.host, probe=not self.check_mode,
+                                                 option=self.names('backup_dir'))
 
     def _plan_one(self, worker, selected):
         """Plan one domain on one connection, touching only its own result.
@@ -522,7 +549,7 @@ class StreamingRun:
         result = _new_result(selected)
         if not selected.persistent:
             if selected.exact:
-                return result, UNFIT_TRANSIENT, None, None, None
+                return result, UNFIT_TRANSIENT % self.names('name'), None, None, None
             _skip(result, SKIP_TRANSIENT)
             return result, None, None, None, None
         try:
@@ -591,9 +618,10 @@ class StreamingRun:
         hotplug, pending = domain_xml.pending_live_changes(live_root, request)
         result['restart_required'].extend(pending)
         if hotplug and not self.live:
-            self._channel_waits(result, 'live is false, so the stream channel is not %s the running '
+            self._channel_waits(result, '%s is false, so the stream channel is not %s the running '
                                         'domain; the change takes effect at the next cold start'
-                                % ('hot-plugged into' if hotplug == 'attach' else 'hot-unplugged from'))
+                                % (self.names('live'),
+                                   'hot-plugged into' if hotplug == 'attach' else 'hot-unplugged from'))
             return None
         return hotplug
 
@@ -732,8 +760,8 @@ class StreamingRun:
             try:
                 result['backup_file'] = self._backup(selected.name, current)
             except OSError as err:
-                raise OSError('could not write its backup into backup_dir %s (%s), so it was not '
-                              'changed' % (self.backup_dir, err.strerror or err)) from err
+                raise OSError('could not write its backup into %s %s (%s), so it was not '
+                              'changed' % (self.names('backup_dir'), self.backup_dir, err.strerror or err)) from err
         new_dom = worker.conn.defineXML(domain_xml.to_string(root))
         after = new_dom.XMLDesc(self.inactive_flags)
         after_root = domain_xml.parse_domain(after)
@@ -761,11 +789,14 @@ class StreamingRun:
         result['restart_required'].append({'change': 'agent_channel', 'reason': reason})
 
     def _predict_hotplug(self, result, hotplug):
-        verb = 'hot-plug' if hotplug == 'attach' else 'hot-unplug'
-        self._channel_waits(result, 'check mode: a real run tries to %s the stream channel on the '
-                                    'running domain; if libvirt refuses (libvirt 9.0 refuses '
-                                    'spiceport hot-plug), the change waits for the next cold start'
-                            % verb)
+        if hotplug == 'attach':
+            self._channel_waits(result, 'check mode: a real run tries to hot-plug the stream channel into '
+                                        'the running domain; if libvirt refuses (libvirt 9.0 refuses '
+                                        'spiceport hot-plug), the change waits for the next cold start')
+        else:
+            self._channel_waits(result, 'check mode: a real run tries to hot-unplug the stream channel '
+                                        'from the running domain; if libvirt refuses, or the guest still '
+                                        'holds the port, the change waits for the next cold start')
 
     def _hotplug(self, dom, result):
         """Try the channel change on the running domain; re-read first, it may have moved on."""
@@ -810,8 +841,20 @@ class StreamingRun:
     # ------------------------------------------------------------ result
 
     def summary(self):
-        results = self.results
+        return self.summarize(self.results, self.failures, check_mode=self.check_mode, selection=self.selection)
+
+    def report(self):
+        return self.report_of(self.results, self.failures)
+
+    @classmethod
+    def summarize(cls, results, failures, check_mode=False, selection=None):
+        """The module's result over the per-domain ``results`` (all but ``diff`` and ``warnings``).
+
+        A class method over plain data: the action plugin sums up a restart that ran
+        over several runs of the module the same way.
+        """
         restarts = {name: result['restart'] for name, result in results.items() if result['restart']}
+        report = cls.report_of(results, failures)
         return {
             'changed': any(result['changed'] for result in results.values()),
             'domains': results,
@@ -823,10 +866,12 @@ class StreamingRun:
             'skipped_domains': {name: result['reason'] for name, result in results.items() if result['skipped']},
             'backup_files': {name: result['backup_file'] for name, result in results.items()
                              if result['backup_file']},
-            'report': self.report(),
+            'report': report,
+            'summary': run_summary.summary(len(results), report, selection, check_mode, cls.IDLE),
         }
 
-    def report(self):
+    @classmethod
+    def report_of(cls, results, failures):
         """What a person reads after the run: per domain, in sentences, only what happened.
 
         Keys with nothing to say are left out, so an idle run reports ``{}``.
@@ -835,7 +880,7 @@ class StreamingRun:
             'changed': {}, 'waiting_for_cold_start': {}, 'restarted': {}, 'would_restart': {},
             'not_restarted': {}, 'failed': {}, 'skipped': {}, 'backups': {},
         }
-        for name, result in sorted(self.results.items()):
+        for name, result in sorted(results.items()):
             if result['changed'] and (result['actions'] or result['live_actions']):
                 sections['changed'][name] = result['actions'] + result['live_actions']
             if result['restart_required']:
@@ -847,8 +892,8 @@ class StreamingRun:
                 key = {'restarted': 'restarted', 'would_restart': 'would_restart',
                        'down': 'failed'}.get(restart['state'], 'not_restarted')
                 sections[key][name] = restart['reason']
-            if name in self.failures and name not in sections['not_restarted']:
-                sections['failed'][name] = self.failures[name]
+            if name in failures and name not in sections['not_restarted']:
+                sections['failed'][name] = failures[name]
             if result['skipped']:
                 sections['skipped'][name] = result['reason']
             if result['backup_file']:

@@ -20,13 +20,20 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart im
     RESTART_CHOICES,
     RestartPolicy,
     Restarts,
+    lost_during_batch,
+    mark_possibly_down,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     connect,
     ensure_bindings,
     select,
+    selection_problem,
     selection_warning,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import (
+    OptionNames,
+    option_names_problem,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.secrets import (
     hide_from_result,
@@ -44,35 +51,68 @@ def restart_argument_spec():
     )
 
 
+def internal_argument_spec():
+    """The internal options (doc fragment ``spice.streaming.streaming.internal``)."""
+    return dict(
+        option_names=dict(type='dict', default={}),
+        restart_step=dict(type='dict'),
+    )
+
+
+def failure_message(failures, not_done, where):
+    """The one message of a task that could not do everything: ``where(name)`` names each domain."""
+    return '%d of the selected domains %s: %s' % (
+        len(failures), not_done, '; '.join('%s: %s' % (where(name), reason)
+                                           for name, reason in sorted(failures.items())))
+
+
 def run_task(module, make_run, not_done, restart_candidates=None):
-    """Run ``make_run(conn, pool)`` over the selection, then exit or fail the module.
+    """Run ``make_run(conn, pool, names)`` over the selection, then exit or fail the module.
 
     ``not_done`` completes "N of the selected domains ..." in the failure message
     (``'could not be restored'``); ``restart_candidates(run, domains)`` narrows the
     domains handed to the restarts (all selected ones by default).
+
+    The internal option ``restart_step`` (set by the modules' action plugin) splits a
+    run with restarts into several runs of the module, so that progress shows between
+    them: ``{'phase': 'plan'}`` converges and returns the restarts to make (the key
+    ``restart_plan``) instead of making them, and ``{'phase': 'batch', ...}`` goes on
+    with one restart batch (:func:`_run_restart_step`).
     """
     params = module.params
-    try:
-        policy = RestartPolicy(params['restart'], params['restart_batch'], params['shutdown_timeout'],
-                               params['force_off'])
-    except ValueError as err:
-        module.fail_json(msg=str(err))
-    problem = option_problem(params)
+    problem = option_names_problem(params['option_names'], module.argument_spec)
     if problem:
         module.fail_json(msg=problem)
+    names = OptionNames(params['option_names'])
+    try:
+        policy = RestartPolicy(params['restart'], params['restart_batch'], params['shutdown_timeout'],
+                               params['force_off'], names=names)
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+    problem = option_problem(params, names)
+    if problem:
+        module.fail_json(msg=problem)
+    step = params['restart_step'] or {}
+    if step.get('phase') == 'batch':
+        _run_restart_step(module, make_run, step, policy, names)
+        return
+    plan_only = step.get('phase') == 'plan' and policy.enabled and not module.check_mode
     conn = connect(params['uri'], read_only=module.check_mode, timeout=params['libvirt_timeout'],
-                   read_only_why='as check mode opens it')
+                   read_only_why='as check mode opens it', names=names)
     pool = ConnectionPool(conn, params['uri'], params['parallel'], read_only=module.check_mode,
                           timeout=params['libvirt_timeout'])
+    queue = None
     try:
-        run = make_run(conn, pool)
+        run = make_run(conn, pool, names)
         selection = select(conn, params['name'], params['exclude'])
-        warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'])
+        run.selection = selection_problem(selection, params['name'], params['exclude'], names)
+        warning = selection_warning(selection, params['name'], params['exclude'], run.host, params['uri'], names)
         if warning and params['require_match'] and not selection.domains:
-            raise StreamingError('nothing was changed: %s (require_match is set).' % warning,
+            raise StreamingError('nothing was changed: %s (%s is set).' % (warning, names('require_match')),
                                  failed_domains={})
         if warning:
-            module.warn(warning + ('' if selection.domains else '; set require_match to make this an error.'))
+            module.warn(warning + ('' if selection.domains else '; set %s to make this an error.'
+                                   % names('require_match')))
         try:
             run.plan(selection.domains, selection.unknown)
             run.apply()
@@ -80,7 +120,14 @@ def run_task(module, make_run, not_done, restart_candidates=None):
                 domains = selection.domains
                 if restart_candidates is not None:
                     domains = restart_candidates(run, domains)
-                Restarts(run, policy).restart(domains)
+                restarts = Restarts(run, policy)
+                candidates = restarts.candidates(domains)
+                if module.check_mode:
+                    restarts.predict(candidates)
+                elif plan_only:
+                    queue = [candidate.state() for candidate in candidates]
+                else:
+                    restarts.restart_in_batches(candidates)
         finally:
             # libvirt and QEMU errors may quote a secret of a definition (a whole
             # <qemu:commandline> argument): keep every one out of the result and messages.
@@ -95,14 +142,52 @@ def run_task(module, make_run, not_done, restart_candidates=None):
     result = run.summary()
     if module._diff:
         result['diff'] = run.diffs
+    if queue is not None:
+        # For the action plugin, which makes the restarts and fails the task at the end if need be.
+        result['restart_plan'] = {'host': run.host, 'candidates': queue, 'failed_domains': run.failures,
+                                  'selection': run.selection}
+        module.exit_json(**result)
     if run.failures:
         result['failed_domains'] = run.failures
-        module.fail_json(
-            msg='%d of the selected domains %s: %s' % (
-                len(run.failures), not_done, '; '.join('%s: %s' % (run.where(name), reason)
-                                                       for name, reason in sorted(run.failures.items()))),
-            **result)
+        module.fail_json(msg=failure_message(run.failures, not_done, run.where), **result)
     module.exit_json(**result)
+
+
+def _run_restart_step(module, make_run, step, policy, names):
+    """Go on with one restart batch that the plan phase returned (:meth:`Restarts.step`).
+
+    Returns the batch's domains (``domains``), the failures among them
+    (``failed_domains``) and ``restart_step``: ``done``, the seconds ``waited`` and
+    the ``candidates`` still waited for.  A lost connection fails the module with
+    the one message that names every domain of the batch that may be down.
+    """
+    params = module.params
+    results = step['results']
+    try:
+        conn = connect(params['uri'], timeout=params['libvirt_timeout'], names=names)
+    except StreamingError as err:
+        down = sorted(state['name'] for state in step['candidates'] if state['live'] is not None or state['stopped'])
+        if not down:
+            raise
+        mark_possibly_down(results, down)
+        raise StreamingError(lost_during_batch(params['uri'], step['host'], err.msg, down),
+                             connection_lost=True, possibly_down=down, domains=results) from None
+    pool = ConnectionPool(conn, params['uri'], params['parallel'], timeout=params['libvirt_timeout'])
+    try:
+        run = make_run(conn, pool, names)
+        run.results = results
+        try:
+            done, waited, states = Restarts(run, policy).step(step['candidates'], step['wait'], step['final'])
+        finally:
+            hide_from_result(module, run.secrets)
+    finally:
+        pool.close()
+        conn.close()
+    for text in run.warnings:
+        module.warn(mask_text(text, run.secrets))
+    module.exit_json(changed=any(result['changed'] for result in results.values()), domains=results,
+                     failed_domains=run.failures,
+                     restart_step={'done': done, 'waited': waited, 'candidates': states})
 
 
 def main(module_class, argument_spec, run_module):

@@ -55,6 +55,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
+  - spice.streaming.streaming.internal
 options:
   require_match:
     description:
@@ -125,6 +126,10 @@ options:
         to O(shutdown_timeout) seconds, started again (paused again if it was paused), and the
         live XML is read to confirm the change is in effect. O(restart_batch) domains are
         restarted at a time.
+      - While a batch runs, its progress is printed on the controller (which domains are being shut
+        down, which are still waited for and for how long at most, what the batch came to), even
+        with ok results hidden; the action plugin runs the batches as separate runs of the module
+        for that (see O(restart_step)).
       - A domain that does not stop in time is left running and reported (see O(force_off)). A
         domain that fails to start with its new definition gets its previous definition back
         (the backup this task wrote, or else its definition with the streaming parts it ran
@@ -400,6 +405,47 @@ report:
     changed: {vdi-001: ["added <channel type='spiceport'> org.spice-space.stream.0"]}
     restarted: {vdi-001: "shut down (ACPI) and started; the stream channel now in effect"}
   version_added: 0.2.0
+summary:
+  description:
+    - How many domains were selected, how many fall in each section of RV(report), and the
+      closing sentence a person reads (the host_streaming role's closing report is made of them).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    selected:
+      description: How many domains the selection gave (those skipped included).
+      type: int
+    selection:
+      description:
+        - Why nothing, or not everything asked, was selected (a pattern that matched nothing, an
+          empty O(name), an O(exclude) that left out everything); V(null) when all matched.
+      type: str
+    changed:
+      description: How many domains changed (in check mode, would change).
+      type: int
+    waiting_for_cold_start:
+      description: How many running domains wait for a cold start.
+      type: int
+    restarted:
+      description: How many domains were restarted.
+      type: int
+    would_restart:
+      description: How many domains a real run would restart (check mode).
+      type: int
+    not_restarted:
+      description: How many domains a restart left alone (left running, saved state, shut off or removed meanwhile).
+      type: int
+    failed:
+      description: How many domains failed.
+      type: int
+    skipped:
+      description: How many domains were left alone, with a reason.
+      type: int
+    message:
+      description: The run in one sentence.
+      type: str
+      sample: "3 domains selected: 1 changed, 1 waits for a cold start, 1 skipped"
 skipped_domains:
   description:
     - Domains left alone, with the reason (transient, no SPICE graphics when selected by a pattern,
@@ -450,6 +496,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
 def argument_spec():
     spec = libvirt_argument_spec()
     spec.update(libvirt_task.restart_argument_spec())
+    spec.update(libvirt_task.internal_argument_spec())
     spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
@@ -477,15 +524,15 @@ def run_module(module):
     params = module.params
     request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
 
-    def make_run(conn, pool):
+    def make_run(conn, pool, names):
         return StreamingRun(
             conn, params['uri'], request,
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
-            overrides=_overrides(params, request), pool=pool)
+            overrides=_overrides(params, request), pool=pool, names=names)
 
-    libvirt_task.run_task(module, make_run, 'could not be brought to the asked state')
+    libvirt_task.run_task(module, make_run, StreamingRun.NOT_DONE)
 
 
 def main():

@@ -41,6 +41,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming.libvirt
+  - spice.streaming.streaming.internal
 options:
   backup_dir:
     description:
@@ -240,6 +241,47 @@ restarted_domains:
   returned: always
   type: list
   elements: str
+summary:
+  description:
+    - How many domains were selected, how many fall in each section of RV(report), and the
+      closing sentence a person reads (the host_streaming role's closing report is made of them).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    selected:
+      description: How many domains the selection gave (those skipped included).
+      type: int
+    selection:
+      description:
+        - Why nothing, or not everything asked, was selected (a pattern that matched nothing, an
+          empty O(name), an O(exclude) that left out everything); V(null) when all matched.
+      type: str
+    changed:
+      description: How many domains changed (in check mode, would change).
+      type: int
+    waiting_for_cold_start:
+      description: How many running domains wait for a cold start.
+      type: int
+    restarted:
+      description: How many domains were restarted.
+      type: int
+    would_restart:
+      description: How many domains a real run would restart (check mode).
+      type: int
+    not_restarted:
+      description: How many domains a restart left alone (left running, saved state, shut off or removed meanwhile).
+      type: int
+    failed:
+      description: How many domains failed.
+      type: int
+    skipped:
+      description: How many domains were left alone, with a reason.
+      type: int
+    message:
+      description: The run in one sentence.
+      type: str
+      sample: "3 domains selected: 1 changed, 1 waits for a cold start, 1 skipped"
 skipped_domains:
   description: Domains left alone, with the reason.
   returned: always
@@ -270,6 +312,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restore im
 def argument_spec():
     spec = libvirt_argument_spec()
     spec.update(libvirt_task.restart_argument_spec())
+    spec.update(libvirt_task.internal_argument_spec())
     spec.update(
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
         backup=dict(type='str', default='newest'),
@@ -285,14 +328,14 @@ def run_module(module):
     try:
         check_choice(params['backup'])
     except ValueError as err:
-        module.fail_json(msg='backup: %s' % err)
+        module.fail_json(msg='%s: %s' % (params['option_names'].get('backup', 'backup'), err))
 
-    def make_run(conn, pool):
+    def make_run(conn, pool, names):
         return RestoreRun(conn, params['uri'], params['backup_dir'], params['backup'], params['force'],
                           check_mode=module.check_mode, diff=module._diff,
-                          skip_unfit=params['unfit_domains'] == 'skip', pool=pool)
+                          skip_unfit=params['unfit_domains'] == 'skip', pool=pool, names=names)
 
-    libvirt_task.run_task(module, make_run, 'could not be restored',
+    libvirt_task.run_task(module, make_run, RestoreRun.NOT_DONE,
                           restart_candidates=lambda run, domains: run.restart_candidates(domains))
 
 

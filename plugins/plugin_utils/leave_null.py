@@ -31,10 +31,14 @@ class LeaveNullActionBase(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        result.update(self._execute_module(module_name=self._task.resolved_action,
+                                           module_args=self._module_args(), task_vars=task_vars))
+        return result
+
+    def _module_args(self):
+        """The task's arguments without the null streaming options."""
         module_args = _without_nulls(self._task.args)
         if isinstance(module_args.get('overrides'), list):
             module_args['overrides'] = [_without_nulls(item) if isinstance(item, dict) else item
                                         for item in module_args['overrides']]
-        result.update(self._execute_module(module_name=self._task.resolved_action,
-                                           module_args=module_args, task_vars=task_vars))
-        return result
+        return module_args

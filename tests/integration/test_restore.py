@@ -139,7 +139,7 @@ def test_enable_disable_then_restore_the_oldest_definitions_with_the_playbooks(d
                             diff=check, extra_vars=extra or None, tags='hypervisors')
         match = re.search(r'localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)', proc.stdout)
         assert match and match.group(2) == '0', proc.stdout + proc.stderr
-        return int(match.group(1)), proc.stdout
+        return int(match.group(1)), proc.stdout + proc.stderr
 
     play('enable_streaming.yml')
     play('disable_streaming.yml')

@@ -386,3 +386,18 @@ def test_restore_keeps_a_controller_the_running_domain_had():
     dx.apply_request(root, ENABLE)
     dx.restore_managed_parts(root, live_root=original)
     assert dx.to_string(root) == dx.to_string(original)
+
+
+@pytest.mark.parametrize('fixture', ['q35-spice-no-virtio-serial.xml', 'q35-spice-virtmanager.xml',
+                                     'q35-spice-streaming-filter.xml', 'q35-spice-password-listen.xml'])
+def test_the_managed_parts_of_a_running_domain_roll_back_as_the_whole_live_xml_does(fixture):
+    """A restart that goes on in a later run of the module keeps only these (issue 16, item 4)."""
+    live = load(fixture)
+    kept = dx.managed_parts(live)
+    assert 'passwd' not in kept and 'qemu:' not in kept and len(kept) < 600, kept
+    by_whole, by_parts = copy.deepcopy(live), copy.deepcopy(live)
+    for root in (by_whole, by_parts):
+        dx.apply_request(root, StreamingRequest('all', 'present'))
+    assert dx.restore_managed_parts(by_parts, dx.parse_domain(kept)) == \
+        dx.restore_managed_parts(by_whole, live)
+    assert dx.to_string(by_parts) == dx.to_string(by_whole)

@@ -9,6 +9,7 @@ cannot be made to produce on cue: the connection dying in the middle of a batch.
 
 from __future__ import annotations
 
+import json
 import os
 
 import libvirt
@@ -17,6 +18,7 @@ import pytest
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_restart as lr
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import OptionNames
 
 URI = 'test:///default'
 
@@ -168,3 +170,115 @@ def test_a_failed_rollback_says_so_in_one_clean_sentence(conn, tmp_path):
     report = run.summary()['report']
     assert report['failed'] == {'u-rb-down': reason} and 'waiting_for_cold_start' not in report
     assert run.summary()['restart_required'] == []
+
+
+# ---------------------------------------------------------------- a batch over several runs
+# (issue 16, item 4): the action plugin runs a batch as several runs of the module and shows
+# progress between them; what one run hands the next is plain data (JSON through Ansible).
+
+def _ignores_acpi(names):
+    """Domains in ``names`` do not act on the ACPI request, as a guest without ACPI support."""
+    real = libvirt.virDomain.shutdown
+
+    def shutdown(dom):
+        if dom.name() in names:
+            return 0
+        return real(dom)
+
+    libvirt.virDomain.shutdown = shutdown
+    return real
+
+
+def test_a_batch_waits_over_several_runs_and_the_last_one_forces_off_and_starts(conn):
+    running_domains(conn, ['u-st-fast', 'u-st-slow'])
+    run, selection = plan_and_apply(conn, 'u-st-*')
+    policy = lr.RestartPolicy('when_needed', batch=2, shutdown_timeout=60, force_off=True)
+    states = [candidate.state() for candidate in lr.Restarts(run, policy).candidates(selection.domains)]
+    assert [state['name'] for state in states] == ['u-st-fast', 'u-st-slow']
+    assert all(state['live'] is None for state in states)   # not asked yet
+    real = _ignores_acpi({'u-st-slow'})
+    try:
+        # First run: both asked, the fast one is off, the slow one still runs: the batch waits.
+        first = lr.Restarts(run, policy, sleep=lambda s: None)
+        done, waited, waiting = first.step(json.loads(json.dumps(states)), 0, False)
+        assert not done and waited >= 0
+        # Both go on to the next run: the fast one to be started, the slow one to be waited for.
+        assert [(state['name'], state['stopped']) for state in waiting] == [('u-st-fast', True), ('u-st-slow', False)]
+        assert conn.lookupByName('u-st-slow').isActive() and not conn.lookupByName('u-st-fast').isActive()
+        # What it kept of the running domains is the managed parts only, and marks them as asked.
+        assert all(state['live'].startswith('<domain><devices>') for state in waiting)
+        # A later run, as a new module run would: its own run object, the results handed over.
+        later_run = ls.StreamingRun(conn, URI, ENABLE)
+        later_run.results = json.loads(json.dumps({name: run.results[name] for name in ('u-st-fast', 'u-st-slow')}))
+        done, _waited, waiting = lr.Restarts(later_run, policy, sleep=lambda s: None).step(
+            json.loads(json.dumps(waiting)), 0, True)
+    finally:
+        libvirt.virDomain.shutdown = real
+    assert done and waiting == []
+    # The slow one was forced off and started with its new definition.
+    slow = later_run.results['u-st-slow']['restart']
+    assert slow['state'] == 'restarted' and slow['reason'].startswith('forced off after 60 s, then started'), slow
+    assert conn.lookupByName('u-st-slow').isActive() and conn.lookupByName('u-st-fast').isActive()
+    assert "name='org.spice-space.stream.0'" in conn.lookupByName('u-st-slow').XMLDesc(0)
+
+
+def test_a_domain_removed_between_two_runs_of_a_batch_is_reported_not_started(conn):
+    running_domains(conn, ['u-gone-a'])
+    run, selection = plan_and_apply(conn, 'u-gone-a')
+    policy = lr.RestartPolicy('when_needed', shutdown_timeout=60, force_off=True)
+    states = [candidate.state() for candidate in lr.Restarts(run, policy).candidates(selection.domains)]
+    real = _ignores_acpi({'u-gone-a'})
+    try:
+        _done, _waited, waiting = lr.Restarts(run, policy, sleep=lambda s: None).step(states, 0, False)
+    finally:
+        libvirt.virDomain.shutdown = real
+    assert [state['name'] for state in waiting] == ['u-gone-a']
+    dom = conn.lookupByName('u-gone-a')
+    dom.destroy()
+    dom.undefine()
+    done, _waited, rest = lr.Restarts(run, policy, sleep=lambda s: None).step(waiting, 0, True)
+    assert done and rest == []
+    result = run.results['u-gone-a']
+    assert result['restart']['state'] == 'vanished' and 'after it had been sent the ACPI shutdown' in result['reason']
+
+
+def test_a_lost_connection_in_a_later_run_names_the_domains_asked_to_stop(conn):
+    running_domains(conn, ['u-lost-a', 'u-lost-b'])
+    run, selection = plan_and_apply(conn, 'u-lost-*')
+    policy = lr.RestartPolicy('when_needed', batch=2, shutdown_timeout=60)
+    states = [candidate.state() for candidate in lr.Restarts(run, policy).candidates(selection.domains)]
+    real = _ignores_acpi({'u-lost-a', 'u-lost-b'})
+    try:
+        _done, _waited, waiting = lr.Restarts(run, policy, sleep=lambda s: None).step(states, 0, False)
+        real_state = libvirt.virDomain.state
+
+        def dead(dom, flags=0):
+            raise libvirt.libvirtError('End of file while reading data: Input/output error')
+
+        libvirt.virDomain.state = dead
+        conn.isAlive = lambda: 0
+        try:
+            with pytest.raises(ls.StreamingError) as raised:
+                lr.Restarts(run, policy, sleep=lambda s: None).step(waiting, 5, False)
+        finally:
+            libvirt.virDomain.state = real_state
+    finally:
+        libvirt.virDomain.shutdown = real
+    assert raised.value.details['possibly_down'] == ['u-lost-a', 'u-lost-b']
+    assert 'MAY BE SHUT OFF now: u-lost-a, u-lost-b.' in raised.value.msg
+
+
+def test_restart_messages_name_the_callers_variables(conn):
+    """Issue 16, item 5: through the role, 'set host_streaming_force_off', not 'set force_off'."""
+    names = OptionNames({'force_off': 'host_streaming_force_off', 'restart_batch': 'host_streaming_restart_batch'})
+    with pytest.raises(ValueError, match='^host_streaming_restart_batch must be at least 1'):
+        lr.RestartPolicy('when_needed', batch=0, names=names)
+    running_domains(conn, ['u-nm-p'])
+    conn.lookupByName('u-nm-p').suspend()
+    selection = ls.select(conn, ['u-nm-p'], [])
+    run = ls.StreamingRun(conn, URI, ENABLE, names=names)
+    run.plan(selection.domains)
+    run.apply()
+    lr.Restarts(run, lr.RestartPolicy('when_needed'), sleep=lambda s: None).restart(selection.domains)
+    reason = run.results['u-nm-p']['restart']['reason']
+    assert 'set host_streaming_force_off to power it off' in reason and ' force_off' not in reason, reason

@@ -19,6 +19,7 @@ import pytest
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.module_utils.option_names import OptionNames
 
 URI = 'test:///default'
 ENABLE = StreamingRequest('filter', 'present')
@@ -449,3 +450,73 @@ def test_a_run_warns_about_its_dead_overrides_and_still_applies_the_live_ones(co
     assert "Did you mean 'u-ov-desk-01'?" in streaming.warnings[1]
     for name in ('u-ov-desk-01', 'u-ov-kiosk'):
         assert "<streaming mode='all'/>" in conn.lookupByName(name).XMLDesc(0)
+
+
+# ---------------------------------------------------------------- what a person reads (issue 16)
+
+ROLE_NAMES = OptionNames({'name': 'host_streaming_domains', 'exclude': 'host_streaming_exclude',
+                          'unfit_domains': 'host_streaming_unfit_domains', 'backup_dir': 'host_streaming_backup_dir',
+                          'live': 'host_streaming_live', 'overrides': 'host_streaming_overrides'})
+
+
+def test_messages_name_what_the_caller_sets(conn, tmp_path):
+    """Item 5: through the role, every piece of advice names a role variable."""
+    conn.define('q35-spice-virtmanager.xml', 'u-nm-fit')
+    conn.define('q35-vnc-only.xml', 'u-nm-vnc')
+    selection = ls.select(conn, ['u-nm-fit', 'u-nm-vnc'], [])
+    streaming = ls.StreamingRun(conn, URI, ENABLE, names=ROLE_NAMES, backup_dir=str(tmp_path / 'f' / 'x'))
+    (tmp_path / 'f').write_text('a file')
+    with pytest.raises(ls.StreamingError) as raised:
+        streaming.plan(selection.domains, selection.unknown)
+    msg = raised.value.msg
+    assert ('leave them out with host_streaming_exclude, or set host_streaming_unfit_domains=skip to converge '
+            'the others') in msg, msg
+    assert 'host_streaming_backup_dir %s' % (tmp_path / 'f' / 'x') in msg and 'point host_streaming_backup_dir' in msg
+    assert not re.search(r'(?<!host_streaming_)\b(exclude|unfit_domains|backup_dir)\b', msg), msg
+    skip = ls.StreamingRun(conn, URI, ENABLE, names=ROLE_NAMES, skip_unfit=True)
+    skip.plan(selection.domains, selection.unknown)
+    assert skip.warnings[0].endswith('(host_streaming_unfit_domains=skip)'), skip.warnings
+    empty = ls.select(conn, [], [])
+    assert 'host_streaming_domains is an empty list' in ls.selection_warning(empty, [], [], 'hv01', URI, ROLE_NAMES)
+    overrides = [(['u-nm-fti'], StreamingRequest('off', None))]
+    warning = ls.override_warnings(overrides, ['u-nm-fit'], 'hv01', URI, ROLE_NAMES)[0]
+    assert warning.startswith("host_streaming_overrides #1 (name 'u-nm-fti') matches none")
+    assert 'host_streaming_domains and host_streaming_exclude select' in warning
+
+
+def test_without_a_mapping_messages_name_the_modules_options(conn):
+    overrides = [(['u-x'], StreamingRequest('off', None))]
+    assert ls.override_warnings(overrides, ['u-y'], 'hv01', URI)[0].startswith("override #1 (name 'u-x')")
+
+
+def test_check_mode_says_a_hot_unplug_may_wait_without_blaming_hot_plug(conn):
+    """Item 13: the hot-unplug prediction spoke of libvirt 9.0 refusing spiceport hot-plug."""
+    conn.define('q35-spice-streaming-filter.xml', 'u-unplug').create()
+    disable = StreamingRequest('off', 'absent')
+    streaming = run(conn, ['u-unplug'], request=disable, check_mode=True)
+    streaming.apply()
+    reasons = [entry['reason'] for entry in streaming.results['u-unplug']['restart_required']
+               if entry['change'] == 'agent_channel']
+    assert reasons and 'hot-unplug the stream channel from the running domain' in reasons[0], reasons
+    assert 'hot-plug' not in reasons[0].replace('hot-unplug', ''), reasons
+    conn.lookupByName('u-unplug').destroy()
+
+
+def test_the_summary_counts_and_says_how_many_were_selected(conn):
+    """Item 1: a run says how many domains were selected, and why none."""
+    conn.define('q35-spice-virtmanager.xml', 'u-sum-a')
+    conn.define('q35-vnc-only.xml', 'u-sum-vnc')
+    streaming = run(conn, ['u-sum-*'])
+    streaming.apply()
+    summary = streaming.summary()['summary']
+    assert summary['selected'] == 2 and summary['changed'] == 1 and summary['skipped'] == 1
+    assert summary['message'] == '2 domains selected: 1 changed, 1 skipped'
+    again = run(conn, ['u-sum-a'])
+    again.apply()
+    assert again.summary()['summary']['message'] == \
+        '1 domain selected: nothing to do, every one is already in the asked state'
+    selection = ls.select(conn, ['u-sum-typo-*'], [])
+    nothing = ls.StreamingRun(conn, URI, ENABLE)
+    nothing.selection = ls.selection_problem(selection, ['u-sum-typo-*'], [])
+    nothing.plan(selection.domains)
+    assert nothing.summary()['summary']['message'] == "0 domains selected: no domain matches 'u-sum-typo-*'"
