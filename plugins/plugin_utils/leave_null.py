@@ -20,7 +20,21 @@ LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel', 'mode')
 
 
 def _without_nulls(args):
-    return {key: value for key, value in args.items() if not (key in LEAVE_WHEN_NULL and value is None)}
+    """``args`` without the null streaming options, also in nested options and lists of them.
+
+    libvirt_domain's ``overrides`` and libvirt_domain_info's ``compare_with`` (and its
+    ``overrides``) hold the same options one or two levels down.
+    """
+    return {key: _nested(value) for key, value in args.items()
+            if not (key in LEAVE_WHEN_NULL and value is None)}
+
+
+def _nested(value):
+    if isinstance(value, dict):
+        return _without_nulls(value)
+    if isinstance(value, list):
+        return [_without_nulls(item) if isinstance(item, dict) else item for item in value]
+    return value
 
 
 class LeaveNullActionBase(ActionBase):
@@ -32,9 +46,6 @@ class LeaveNullActionBase(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         module_args = _without_nulls(self._task.args)
-        if isinstance(module_args.get('overrides'), list):
-            module_args['overrides'] = [_without_nulls(item) if isinstance(item, dict) else item
-                                        for item in module_args['overrides']]
         result.update(self._execute_module(module_name=self._task.resolved_action,
                                            module_args=module_args, task_vars=task_vars))
         return result
