@@ -35,6 +35,8 @@ from tests.support.libvirt_env import (
     STREAM_CHANNEL,
     VIRTIO_SERIAL,
     VNC_GRAPHICS,
+    _playbook_command,
+    ansible_env,
     domain_xml,
     run_playbook,
 )
@@ -209,8 +211,15 @@ def test_report_of_a_fully_read_fleet_passes(domains, tmp_path):
         'hv-b': local_hypervisor(domains.prefix + '-b-*'),
     }}}))
     report_dir = tmp_path / 'report'
-    proc = run_playbook(PLAYBOOK, str(inventory), extra_vars={'streaming_report_dir': str(report_dir)})
+    # The job's statistics, as AWX and AAP keep them (shown here by the default callback).
+    proc = subprocess.run(_playbook_command(PLAYBOOK, str(inventory), False, False,
+                                            {'streaming_report_dir': str(report_dir)}),
+                          capture_output=True, text=True, timeout=600, check=False,
+                          env=dict(ansible_env(), ANSIBLE_SHOW_CUSTOM_STATS='true'))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    stats = proc.stdout.split('CUSTOM STATS', 1)[1]
+    assert '"sentence": "2 domains on 2 hypervisors; 2 compliant, 0 waiting, 0 not compliant;' in stats, stats
+    assert '"path": "%s"' % report_dir in stats and '"published": null' in stats, stats
     page = lxml.html.fromstring(chromium(tmp_path, '--dump-dom', (report_dir / 'index.html').as_uri()))
     numbers = summary_numbers(page)
     assert (numbers['hypervisors_read'], numbers['hypervisors_failed'], numbers['domains']) == (2, 0, 2)
@@ -464,13 +473,21 @@ def generated_line(text):
 def test_a_report_whose_content_did_not_change_is_not_a_change(domains, tmp_path):
     domains.define('a-off', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)))
     inventory = tmp_path / 'inventory.yml'
-    inventory.write_text(yaml.safe_dump({'hypervisors': {'hosts': {
-        'hv-a': local_hypervisor(domains.prefix + '-a-*')}}}))
+    published = tmp_path / 'kept' / 'report'
+    # The host that keeps the report (in AWX, where the controller's directory goes with the job).
+    inventory.write_text(yaml.safe_dump({
+        'hypervisors': {'hosts': {'hv-a': local_hypervisor(domains.prefix + '-a-*')}},
+        'keepers': {'hosts': {'keeper': {'ansible_connection': 'local',
+                                         'ansible_python_interpreter': '/usr/bin/python3'}}}}))
     report_dir = tmp_path / 'report'
-    extra = {'streaming_report_dir': str(report_dir)}
+    extra = {'streaming_report_dir': str(report_dir), 'streaming_report_publish_host': 'keeper',
+             'streaming_report_publish_dir': str(published)}
     first = run_playbook(PLAYBOOK, str(inventory), extra_vars=extra)
-    assert first.returncode == 0 and recap_changed(first.stdout) == {'hv-a': 1}, first.stdout
+    # The report written, the directory made on the keeper and both files copied there.
+    assert first.returncode == 0 and recap_changed(first.stdout) == {'hv-a': 3}, first.stdout
     files = {name: (report_dir / name).read_text() for name in ('index.html', 'report.md')}
+    assert {name: (published / name).read_text() for name in files} == files
+    assert 'copied to keeper:%s' % published in first.stdout, first.stdout
     stamps = {name: (report_dir / name).stat().st_mtime_ns for name in files}
 
     # The same state a second later: only the time would differ, so nothing is written.
@@ -482,14 +499,15 @@ def test_a_report_whose_content_did_not_change_is_not_a_change(domains, tmp_path
     check = run_playbook(PLAYBOOK, str(inventory), check=True, extra_vars=extra)
     assert check.returncode == 0 and recap_changed(check.stdout) == {'hv-a': 0}, check.stdout
 
-    # Another domain: both files change, with a new time.
+    # Another domain: both files change, with a new time, here and on the keeper.
     domains.define('a-new', domain_xml)
     third = run_playbook(PLAYBOOK, str(inventory), extra_vars=extra)
-    assert third.returncode == 0 and recap_changed(third.stdout) == {'hv-a': 1}, third.stdout
+    assert third.returncode == 0 and recap_changed(third.stdout) == {'hv-a': 2}, third.stdout
     for name, text in files.items():
         now = (report_dir / name).read_text()
         assert domains.name('a-new') in now and domains.name('a-new') not in text
         assert generated_line(now) != generated_line(text)
+        assert (published / name).read_text() == now
 
 
 def test_the_report_compares_with_what_the_inventory_asks_and_maps_the_guests(domains, tmp_path):
