@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.spice.streaming.plugins.module_utils.domain_state import WOULD_CHANGE
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import disconnected
 
 
@@ -55,8 +56,12 @@ def _kinds(info):
     if disconnected(info):
         kinds.append(('disconnected', ['the guest holds no open stream port (state disconnected)']))
     if info.get('compliance') == 'not_compliant':
-        # A refusal is already among the problems, in the words libvirt_domain fails with.
-        kinds.append(('not_compliant', [] if info.get('problems') else list(info['compliance_reasons'])))
+        reasons = list(info['compliance_reasons'])
+        if info.get('problems'):
+            # Why libvirt_domain cannot is among the problems already, in the words it fails with.
+            reasons = [reason for reason in reasons if reason.startswith(WOULD_CHANGE)] or [
+                'libvirt_domain cannot bring it to the asked state: see its problems']
+        kinds.append(('not_compliant', reasons))
     if info.get('restart_required'):
         kinds.append(('restart', [gap['reason'] for gap in info['restart_required']]))
     elif info.get('compliance') == 'waiting':

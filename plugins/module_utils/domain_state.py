@@ -141,6 +141,9 @@ def domain_problems(root, require_spice=True):
 # How a domain stands against a request (libvirt_domain_info's compare_with), in the order
 # the report counts them.
 COMPLIANCE = ('compliant', 'waiting', 'not_compliant', 'left_alone')
+# How the reason of a definition that libvirt_domain would change begins (the other reasons of
+# not_compliant say why it cannot, as the domain's problems do).
+WOULD_CHANGE = 'the definition is not as asked; libvirt_domain would change it: '
 
 
 def compliance(inactive_root, live_root, request, exact, saved_root=None):
@@ -173,8 +176,7 @@ def compliance(inactive_root, live_root, request, exact, saved_root=None):
     wanted = copy.deepcopy(inactive_root)
     actions = domain_xml.apply_request(wanted, request, checked=True)
     if actions:
-        return 'not_compliant', ['the definition is not as asked; libvirt_domain would change it: %s'
-                                 % '; '.join(actions)]
+        return 'not_compliant', [WOULD_CHANGE + '; '.join(actions)]
     if request.is_empty:
         return 'compliant', []
     if live_root is not None:

@@ -367,3 +367,18 @@ def test_a_long_attention_list_is_folded_and_brief():
     assert folded.get('open') is None and not folded.xpath('.//li/ul')
     # The notes are under each row instead.
     assert len(page.xpath("//tbody[contains(@class, 'domain')]/tr[@class='notes']")) == report_filter.LONG_LIST + 1
+
+
+def test_a_domain_libvirt_domain_refuses_points_to_its_problems_once():
+    report = streaming_report({'hv': compared({
+        'conf': info('q35-spice-stream-channel-other-type.xml', request=ENABLE),
+        'dup': info('q35-duplicate-stream-channel.xml', request=ENABLE)})})
+    rows = {row['name']: row for row in report['hypervisors'][0]['rows']}
+    groups = {group['kind']: {item['domain']: item['details'] for item in group['items']}
+              for group in report['attention']}
+    assert groups['not_compliant']['conf'] == ['libvirt_domain cannot bring it to the asked state: see its problems']
+    assert "already named org.spice-space.stream.0" in groups['problem']['conf'][0]
+    # Duplicates are a problem libvirt_domain repairs: what it would change is said.
+    assert groups['not_compliant']['dup'][0].startswith('the definition is not as asked; libvirt_domain would '
+                                                        'change it: removed 1 duplicate stream channel')
+    assert len(rows['conf']['notes']) == 2
