@@ -33,7 +33,7 @@ extends_documentation_fragment:
 options:
   hypervisors:
     description:
-      - Inventory hosts of the hypervisors, in the order the report lists them (the play's hosts:
+      - Inventory hosts of the hypervisors, in the order the report lists them (the play's hosts,
         C(ansible_play_hosts_all)).
       - Each one's M(spice.streaming.libvirt_domain_info) result is read from its host variable
         O(result_variable), as the filter P(spice.streaming.streaming_report#filter) takes them; a
@@ -74,7 +74,7 @@ attributes:
     support: full
     details:
       - Says which files would be written and writes nothing. The playbook
-        C(spice.streaming.streaming_report) runs it with C(check_mode: false), so that a check run
+        C(spice.streaming.streaming_report) runs it with C(check_mode=false), so that a check run
         writes the report too.
   diff_mode:
     support: none
