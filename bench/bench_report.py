@@ -184,9 +184,9 @@ def main():
         fig['chromium_layout_ms'] = min(layouts)
         log('%-52s best %d ms of %s' % ('chromium: parsed and laid out', min(layouts),
                                         ', '.join(str(ms) for ms in layouts)))
-        fig['chromium_screenshot_s'], _ = best(
+        fig['chromium_screenshot_s'] = best(
             'chromium --screenshot (whole process)',
-            lambda: chromium(workdir, '--screenshot=%s' % os.path.join(workdir, 'shot.png'), index_uri), args.repeat)
+            lambda: chromium(workdir, '--screenshot=%s' % os.path.join(workdir, 'shot.png'), index_uri), args.repeat)[0]
         if args.keep:
             os.makedirs(args.keep, exist_ok=True)
             shutil.copy(os.path.join(workdir, 'index.html'), args.keep)
@@ -204,24 +204,24 @@ def main():
             with open(os.path.join(workdir, 'templar.yml'), 'w', encoding='utf-8') as handle:
                 handle.write(TEMPLAR_PLAYBOOK)
             with open(os.path.join(workdir, 'load.yml'), 'w', encoding='utf-8') as handle:
-                handle.write(PLAYBOOK.split('\n    - name: Write the report')[0] + '\n')
-            fig['playbook_load_s'], _ = best('playbook: loading the results only (baseline)',
-                                             lambda: playbook_run(workdir, args.ansible_playbook, 'load.yml'),
-                                             args.repeat)
+                handle.write(PLAYBOOK.split('\n    - name: Write the report', maxsplit=1)[0] + '\n')
+            fig['playbook_load_s'] = best('playbook: loading the results only (baseline)',
+                                          lambda: playbook_run(workdir, args.ansible_playbook, 'load.yml'),
+                                          args.repeat)[0]
             writes = []
 
             def write():
                 shutil.rmtree(os.path.join(workdir, 'report'), ignore_errors=True)
                 writes.append(playbook_run(workdir, args.ansible_playbook))
 
-            fig['playbook_write_s'], _ = best('playbook: filter + write both files', write, args.repeat)
+            fig['playbook_write_s'] = best('playbook: filter + write both files', write, args.repeat)[0]
             again = []
-            fig['playbook_unchanged_s'], _ = best('playbook: the same again (nothing written)',
-                                                  lambda: again.append(playbook_run(workdir, args.ansible_playbook)),
-                                                  args.repeat)
+            fig['playbook_unchanged_s'] = best('playbook: the same again (nothing written)',
+                                               lambda: again.append(playbook_run(workdir, args.ansible_playbook)),
+                                               args.repeat)[0]
             fig['playbook_changed'] = (writes[-1], again[-1])
-            fig['templar_s'], _ = best('for comparison: both templates through Ansible\'s templar',
-                                       lambda: playbook_run(workdir, args.ansible_playbook, 'templar.yml'), 1)
+            fig['templar_s'] = best('for comparison: both templates through Ansible\'s templar',
+                                    lambda: playbook_run(workdir, args.ansible_playbook, 'templar.yml'), 1)[0]
             if args.keep:
                 shutil.copy(os.path.join(workdir, 'report', 'report.md'), args.keep)
     finally:

@@ -30,6 +30,7 @@ author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   hypervisors:
     description:
@@ -70,6 +71,8 @@ attributes:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details:
@@ -79,6 +82,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: When run twice in a row over the same state, the second run reports no change.
     support: full
     details:
       - A second run over the same state changes nothing, whatever the time.

@@ -187,7 +187,8 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     assert [row.get('data-host') for row in index_rows] == ['hv-a', 'hv-b', 'hv-down', 'hv-nolibvirt']
     assert [row.xpath('string(td[1]/a/@href)') for row in index_rows] == \
         ['#' + sections[host].get('id') for host in ('hv-a', 'hv-b', 'hv-down', 'hv-nolibvirt')]
-    libvirt_version = '%d.%d.%d' % (lambda v: (v // 1000000, v // 1000 % 1000, v % 1000))(domains.conn.getLibVersion())
+    packed = domains.conn.getLibVersion()
+    libvirt_version = '%d.%d.%d' % (packed // 1000000, packed // 1000 % 1000, packed % 1000)
     assert index_rows[0].xpath('string(td[3])') == libvirt_version
     assert re.fullmatch(r'\d+\.\d+\.\d+', index_rows[0].xpath('string(td[4])'))
     # The red "could not be read" is not followed by a green "nothing needs attention".

@@ -53,8 +53,8 @@ def test_a_report_that_differs_only_in_its_time_is_left_as_it_is(tmp_path):
         assert report_files.write_if_changed(path, renderer(template, content(('vdi-01', 'vdi-02'))), T2) is True
         text = open(path, encoding='utf-8').read()
         assert 'vdi-02' in text and report_files.time_of(text) == T2
-        assert os.listdir(str(tmp_path)).count(name) == 1 and not [f for f in os.listdir(str(tmp_path))
-                                                                    if f.startswith('.')]
+        left = os.listdir(str(tmp_path))
+        assert left.count(name) == 1 and not [entry for entry in left if entry.startswith('.')]
 
 
 def test_check_mode_says_what_would_be_written_and_writes_nothing(tmp_path):
