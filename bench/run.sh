@@ -8,6 +8,7 @@
 #   bench/run.sh info                  # libvirt_domain_info, N=1000 (bench_info.py)
 #   bench/run.sh fleet                 # the playbook over 20 hypervisors x 50 (bench_fleet.py)
 #   bench/run.sh inventory             # the desktops inventory, 20 hypervisors x 500 (bench_inventory.py)
+#   bench/run.sh report                # the fleet report, 20 hypervisors x 500 (bench_report.py)
 # See bench/README.md for what each figure means.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,5 +37,12 @@ if [ "${1:-}" = inventory ]; then
   shift
   exec "$VENV/bin/python" bench/bench_inventory.py --uri "$LIBVIRT_URI" \
     --ansible-inventory "$VENV/bin/ansible-inventory" "$@"
+fi
+# `bench/run.sh report [--hypervisors H --domains M ...]`: the fleet report's size, its filter,
+# templates and tasks, and Chromium opening it (bench_report.py); controller side, so under the venv.
+if [ "${1:-}" = report ]; then
+  shift
+  ensure_system_packages "${REPORT_PACKAGES[@]}"
+  exec "$VENV/bin/python" bench/bench_report.py --ansible-playbook "$VENV/bin/ansible-playbook" "$@"
 fi
 exec /usr/bin/python3 bench/bench_libvirt_domain.py --uri "$LIBVIRT_URI" "$@"

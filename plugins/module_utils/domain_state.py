@@ -5,10 +5,14 @@
 
 Pure functions over lxml trees parsed by ``domain_xml.parse_domain``: no
 libvirt, no Ansible.  ``libvirt_info`` reports with them; the restart logic
-asks :func:`live_gaps` which running domains lack what their definition says.
+asks :func:`live_gaps` which running domains lack what their definition says;
+:func:`compliance` says how a domain stands against a request, with the very
+functions ``libvirt_domain`` plans with.
 """
 
 from __future__ import annotations
+
+import copy
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
@@ -132,3 +136,63 @@ def domain_problems(root, require_spice=True):
         problems.append('no SPICE graphics: it cannot carry a spiceport channel or a streaming '
                         'mode; add <graphics type="spice"> or leave the domain out')
     return problems
+
+
+# How a domain stands against a request (libvirt_domain_info's compare_with), in the order
+# the report counts them.
+COMPLIANCE = ('compliant', 'waiting', 'not_compliant', 'left_alone')
+# How the reason of a definition that libvirt_domain would change begins (the other reasons of
+# not_compliant say why it cannot, as the domain's problems do).
+WOULD_CHANGE = 'the definition is not as asked; libvirt_domain would change it: '
+
+
+def compliance(inactive_root, live_root, request, exact, saved_root=None):
+    """How a domain stands against ``request``, judged as ``libvirt_domain`` plans; pure.
+
+    ``request`` is a ``domain_xml.StreamingRequest`` (the override for this domain
+    already chosen).  Returns ``(state, reasons)``, ``state`` one of :data:`COMPLIANCE`:
+
+    * ``not_compliant``: ``libvirt_domain`` asked the same would change the definition
+      (the reasons are its actions) or refuse the domain (the reasons say why);
+    * ``waiting``: the definition is as asked, the running domain (or the saved state
+      a start would resume) is not yet; the reasons say what waits and for what;
+    * ``compliant``: definition and running state are as asked;
+    * ``left_alone``: ``libvirt_domain`` skips it (transient, or without SPICE
+      graphics while selected by a pattern).
+
+    ``inactive_root`` is ``None`` for a transient domain; it is not changed (the
+    request is tried on a copy).
+    """
+    if inactive_root is None:
+        if exact:
+            return 'not_compliant', ['transient and named exactly: libvirt_domain refuses it (defining '
+                                     'it would make it persistent)']
+        return 'left_alone', []
+    problems = domain_xml.check_request(inactive_root, request)
+    if problems:
+        if not exact and not domain_xml.spice_graphics(inactive_root):
+            return 'left_alone', []
+        return 'not_compliant', ['libvirt_domain cannot bring it to the asked state: it %s' % '; it '.join(problems)]
+    wanted = copy.deepcopy(inactive_root)
+    actions = domain_xml.apply_request(wanted, request, checked=True)
+    if actions:
+        return 'not_compliant', [WOULD_CHANGE + '; '.join(actions)]
+    if request.is_empty:
+        return 'compliant', []
+    if live_root is not None:
+        hotplug, pending = domain_xml.pending_live_changes(live_root, request)
+        reasons = [gap['reason'] for gap in pending]
+        if hotplug == 'attach':
+            reasons.append('the definition has the %s channel, the running domain not yet: '
+                           'libvirt_domain with live hot-plugs it, else it appears at the next '
+                           'cold start' % STREAM_PORT_NAME)
+        elif hotplug == 'detach':
+            reasons.append('the running domain still has the %s channel its definition no longer '
+                           'has: libvirt_domain with live hot-unplugs it, else it goes at the next '
+                           'cold start' % STREAM_PORT_NAME)
+        return ('waiting', reasons) if reasons else ('compliant', [])
+    if saved_root is not None:
+        gaps = saved_state_gaps(wanted, saved_root)
+        if gaps:
+            return 'waiting', [gap['reason'] for gap in gaps]
+    return 'compliant', []

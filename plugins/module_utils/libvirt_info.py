@@ -15,6 +15,8 @@ from __future__ import annotations
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
+    COMPLIANCE,
+    compliance,
     domain_problems,
     live_gaps,
     saved_state_gaps,
@@ -36,6 +38,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     SKIP_VANISHED,
     StreamingError,
     hypervisor_name,
+    request_for,
     select_domains,
     unknown_name_sentence,
 )
@@ -85,10 +88,13 @@ def _blank(selected, state):
         'problems': [],
         'skipped': False,
         'reason': None,
+        'asked': None,
+        'compliance': None,
+        'compliance_reasons': [],
     }
 
 
-def describe(info, inactive_root, live_root, exact, saved_root=None):
+def describe(info, inactive_root, live_root, exact, saved_root=None, request=None):
     """Fill ``info`` (from :func:`_blank`) from the parsed XML; pure.
 
     ``inactive_root`` is ``None`` for a transient domain, ``live_root`` for one
@@ -97,6 +103,9 @@ def describe(info, inactive_root, live_root, exact, saved_root=None):
     problem, not a skip.
     ``saved_root`` is the XML of a shut-off domain's managed save image: starting
     the domain resumes it, so what it lacks waits like a running domain's gaps.
+    ``request`` (a ``domain_xml.StreamingRequest``, the override for this domain
+    already chosen) adds what is asked and how the domain stands against it
+    (``domain_state.compliance``).
     """
     definition = inactive_root if inactive_root is not None else live_root
     defined = streaming_state(definition)
@@ -123,7 +132,23 @@ def describe(info, inactive_root, live_root, exact, saved_root=None):
         info['skipped'], info['reason'] = True, SKIP_TRANSIENT
     elif not has_spice and not exact:
         info['skipped'], info['reason'] = True, SKIP_NO_SPICE
+    if request is not None:
+        ask(info, request)
+        info['compliance'], info['compliance_reasons'] = compliance(
+            inactive_root, live_root, request, exact, saved_root)
     return info
+
+
+def ask(info, request):
+    """Note in ``info`` what ``request`` asks of the domain."""
+    info['asked'] = {'streaming_mode': request.streaming_mode, 'agent_channel': request.agent_channel}
+
+
+def _unjudged(info, request, reason):
+    """A domain whose state could not be read: not as asked, for that reason."""
+    if request is not None:
+        ask(info, request)
+        info['compliance'], info['compliance_reasons'] = 'not_compliant', [reason]
 
 
 def _saved_root(dom, info):
@@ -165,6 +190,7 @@ def summarize(domains):
         'spice': 0, 'streaming_modes': {'off': 0, 'all': 0, 'filter': 0, 'unset': 0},
         'agent_channel': 0, 'agent_connected': 0, 'agent_disconnected': 0,
         'restart_required': 0, 'problems': 0, 'skipped': 0,
+        'compliance': dict.fromkeys(COMPLIANCE, 0),
     }
     for info in domains.values():
         summary[info['state'].replace(' ', '_')] += 1
@@ -179,6 +205,8 @@ def summarize(domains):
         summary['restart_required'] += bool(info['restart_required'])
         summary['problems'] += bool(info['problems'])
         summary['skipped'] += info['skipped']
+        if info['compliance']:
+            summary['compliance'][info['compliance']] += 1
     return summary
 
 
@@ -188,13 +216,38 @@ def disconnected(info):
                 and info['agent_channel_state'] == 'disconnected')
 
 
-def gather(conn, uri, names, exclude, pool=None):
+def _version(number):
+    """libvirt's packed version number (major * 1,000,000 + minor * 1,000 + micro) as text."""
+    return '%d.%d.%d' % (number // 1000000, number // 1000 % 1000, number % 1000)
+
+
+def versions(conn):
+    """``(libvirt_version, qemu_version)`` of the hypervisor; ``None`` for what it does not say.
+
+    The libvirt version is the daemon's (``virConnectGetLibVersion``); the QEMU version
+    is the hypervisor version of a QEMU driver connection (``virConnectGetVersion``).
+    """
+    libvirt = libvirt_streaming.libvirt
+    try:
+        libvirt_version = _version(conn.getLibVersion())
+    except libvirt.libvirtError:
+        libvirt_version = None
+    try:
+        qemu_version = _version(conn.getVersion()) if conn.getType() == 'QEMU' else None
+    except libvirt.libvirtError:
+        qemu_version = None
+    return libvirt_version, qemu_version
+
+
+def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
     """The streaming state of the selected domains; raises StreamingError for the whole run.
 
     An exact name that matches no domain does not stop the read: it is listed in
     ``missing_domains``, with a sentence for each in ``warnings``, and every domain
     that exists is read.  ``pool`` spreads the reads over several connections
-    (libvirt_pool); one by default.
+    (libvirt_pool); one by default.  With ``request`` (a ``StreamingRequest``) and
+    ``overrides`` (``[(names, StreamingRequest)]``, as ``libvirt_domain`` takes them),
+    each domain also says what is asked of it and how it stands against that.
     """
     libvirt = libvirt_streaming.libvirt
     host = hypervisor_name(conn)
@@ -212,21 +265,27 @@ def gather(conn, uri, names, exclude, pool=None):
         state = ('paused' if item.name in paused else 'running') if item.active else 'shut off'
         info = _blank(item, state)
         info['has_managed_save'] = bool(saved) and not item.active and item.dom.UUIDString() in saved
+        asked = None if request is None else request_for(overrides, request, item.name)
         try:
             # On another connection of the pool the domain is looked up again: it may be gone.
             dom = worker.domain(item)
             inactive = _parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
             live = _parse(dom.XMLDesc(0)) if item.active else None
-            describe(info, inactive, live, item.exact, _saved_root(dom, info))
+            describe(info, inactive, live, item.exact, _saved_root(dom, info), request=asked)
         except _Unreadable as err:
             info['problems'] = [str(err)]
+            _unjudged(info, asked, 'libvirt_domain refuses it: it %s' % err)
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 info['skipped'], info['reason'] = True, SKIP_VANISHED
+                if asked is not None:
+                    ask(info, asked)
+                    info['compliance'] = 'left_alone'
             elif not _alive(worker.conn):
                 raise
             else:
                 info['problems'] = ['could not be read: %s' % _message(err)]
+                _unjudged(info, asked, 'it could not be read: %s' % _message(err))
         return info
 
     outcomes = (pool or ConnectionPool(conn, uri)).map(read_one, selected)
@@ -238,9 +297,16 @@ def gather(conn, uri, names, exclude, pool=None):
         raise error
     # In the selection's (name) order, whatever order the connections finished in.
     domains = {item.name: outcome.value for item, outcome in zip(selected, outcomes)}
+    libvirt_version, qemu_version = versions(conn)
     return {
         'hypervisor': host,
         'uri': uri,
+        'libvirt_version': libvirt_version,
+        'qemu_version': qemu_version,
+        'asked': None if request is None else dict(
+            streaming_mode=request.streaming_mode, agent_channel=request.agent_channel,
+            overrides=[dict(name=list(entries), streaming_mode=asked.streaming_mode,
+                            agent_channel=asked.agent_channel) for entries, asked in overrides]),
         'domains': domains,
         'summary': summarize(domains),
         'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),
@@ -250,12 +316,12 @@ def gather(conn, uri, names, exclude, pool=None):
     }
 
 
-def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT):
+def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT, request=None, overrides=()):
     """Connect read-only to ``uri``, :func:`gather`, and close; StreamingError on failure."""
     conn = connect(uri, read_only=True, timeout=timeout, read_only_why='this module only reads')
     pool = ConnectionPool(conn, uri, parallel, read_only=True, timeout=timeout)
     try:
-        result = gather(conn, uri, list(names), list(exclude), pool=pool)
+        result = gather(conn, uri, list(names), list(exclude), pool=pool, request=request, overrides=overrides)
         if pool.note():
             result['warnings'].append(pool.note())
         return result

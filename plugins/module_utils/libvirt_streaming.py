@@ -210,6 +210,24 @@ def override_matches(entry, name):
     return entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
 
 
+def override_requests(overrides, default):
+    """``[(names, StreamingRequest)]`` from the ``overrides`` option; pure.
+
+    Each override's request takes what the override sets and, for what it leaves
+    out (or sets to null), the task's value from ``default``.
+    """
+    return [(override['name'], domain_xml.StreamingRequest(
+        override['streaming_mode'] if override.get('streaming_mode') is not None else default.streaming_mode,
+        override['agent_channel'] if override.get('agent_channel') is not None else default.agent_channel))
+        for override in overrides]
+
+
+def request_for(overrides, default, name):
+    """The request for one domain: the first override naming it, else ``default``; pure."""
+    return next((request for entries, request in overrides
+                 if any(override_matches(entry, name) for entry in entries)), default)
+
+
 def _override_label(number, entry, names=MODULE_NAMES):
     return "%s (name '%s')" % (names.entry('overrides', number, 'override'), entry)
 
@@ -413,10 +431,7 @@ class StreamingRun:
         if not self.overrides:
             return self.request
         if name not in self._requests:
-            self._requests[name] = next(
-                (request for entries, request in self.overrides
-                 if any(override_matches(entry, name) for entry in entries)),
-                self.request)
+            self._requests[name] = request_for(self.overrides, self.request, name)
         return self._requests[name]
 
     def _diff_entry(self, name, before, after):

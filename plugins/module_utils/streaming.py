@@ -35,6 +35,18 @@ def streaming_argument_spec():
     )
 
 
+def overrides_argument_spec():
+    """Argument spec of ``overrides``: per-domain exceptions to the two options above.
+
+    In an override, a null (or left out) option means "the task's value"
+    (``libvirt_streaming.override_requests``).
+    """
+    return dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='list', elements='str', required=True),
+        streaming_mode=dict(type='str', choices=list(STREAMING_MODES), aliases=['mode']),
+        agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES))))
+
+
 def effective_streaming_mode(mode):
     """The mode QEMU really runs with when ``mode`` is written (``None``: absent)."""
     return mode if mode else DEFAULT_STREAMING_MODE

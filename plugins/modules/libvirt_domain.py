@@ -485,10 +485,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_task
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import libvirt_argument_spec
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingRun
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    StreamingRun,
+    override_requests,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
-    AGENT_CHANNEL_STATES,
-    STREAMING_MODES,
+    overrides_argument_spec,
     streaming_argument_spec,
 )
 
@@ -500,24 +502,13 @@ def argument_spec():
     spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
-        overrides=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='list', elements='str', required=True),
-            streaming_mode=dict(type='str', choices=list(STREAMING_MODES), aliases=['mode']),
-            agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES)))),
+        overrides=overrides_argument_spec(),
         live=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
     )
     spec.update(streaming_argument_spec())
     return spec
-
-
-def _overrides(params, default):
-    """Each override's request: what it sets, the task's value for what it leaves out."""
-    return [(override['name'], StreamingRequest(
-        override['streaming_mode'] if override['streaming_mode'] is not None else default.streaming_mode,
-        override['agent_channel'] if override['agent_channel'] is not None else default.agent_channel))
-        for override in params['overrides']]
 
 
 def run_module(module):
@@ -530,7 +521,7 @@ def run_module(module):
             check_mode=module.check_mode, live=params['live'],
             backup_dir=params['backup_dir'] if params['backup'] else None,
             diff=module._diff, skip_unfit=params['unfit_domains'] == 'skip',
-            overrides=_overrides(params, request), pool=pool, names=names)
+            overrides=override_requests(params['overrides'], request), pool=pool, names=names)
 
     libvirt_task.run_task(module, make_run, StreamingRun.NOT_DONE)
 

@@ -47,6 +47,55 @@ options:
     required: false
     default: ['*']
     aliases: [ domains ]
+  compare_with:
+    description:
+      - What M(spice.streaming.libvirt_domain) would be asked for, that is its
+        O(compare_with.streaming_mode), O(compare_with.agent_channel) and O(compare_with.overrides),
+        with the same meaning (V(null) leaves that part as it is; in an override, V(null) takes the
+        value above).
+      - Each domain then says what is asked of it (RV(domains.asked), the first override that
+        matches it chosen) and how it stands against that (RV(domains.compliance), with the
+        reasons), judged with the very functions M(spice.streaming.libvirt_domain) plans with; and
+        RV(summary.compliance) counts them. Nothing is changed.
+      - The C(report) entry point of the role C(spice.streaming.host_streaming) passes the role's
+        variables here (C(host_streaming_mode), C(host_streaming_agent_channel),
+        C(host_streaming_overrides)), so the playbook C(spice.streaming.streaming_report) compares
+        with what C(spice.streaming.enable_streaming) asks with the same inventory.
+      - When not given, RV(domains.asked) and RV(domains.compliance) are V(null).
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      streaming_mode:
+        description: The SPICE streaming mode asked for; V(null) leaves it as it is.
+        type: str
+        choices: ['off', all, filter]
+      agent_channel:
+        description: Whether the stream channel is asked for; V(null) leaves it as it is.
+        type: str
+        choices: [present, absent]
+      overrides:
+        description:
+          - Per-domain exceptions, as O(spice.streaming.libvirt_domain#module:overrides); the first
+            whose O(compare_with.overrides[].name) matches a domain gives its
+            O(compare_with.overrides[].streaming_mode) and O(compare_with.overrides[].agent_channel).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Names or shell-style patterns, matched as in O(name).
+            type: list
+            elements: str
+            required: true
+          streaming_mode:
+            description: The streaming mode for these domains.
+            type: str
+            choices: ['off', all, filter]
+            aliases: [mode]
+          agent_channel:
+            description: Whether these domains carry the stream channel.
+            type: str
+            choices: [present, absent]
 attributes:
   check_mode:
     support: full
@@ -94,6 +143,23 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     var: vdi.restart_required
 
+- name: How the desktops stand against what a rollout would ask (kiosks do not stream)
+  spice.streaming.libvirt_domain_info:
+    name: ['vdi-*', 'kiosk-*']
+    compare_with:
+      streaming_mode: filter
+      agent_channel: present
+      overrides:
+        - name: ['kiosk-*']
+          streaming_mode: 'off'
+  register: fleet
+
+- name: Desktops whose definition is not as asked
+  ansible.builtin.debug:
+    msg: >-
+      {{ fleet.domains | dict2items | selectattr('value.compliance', 'equalto', 'not_compliant')
+         | map(attribute='key') }}
+
 - name: Three desktops named exactly; fail if one of them does not exist (after reading the others)
   spice.streaming.libvirt_domain_info:
     name: [desk-01, desk-02, desk-03]
@@ -112,6 +178,30 @@ uri:
   returned: always
   type: str
   sample: qemu:///system
+libvirt_version:
+  description:
+    - The version of libvirt on the hypervisor (its daemon, C(virConnectGetLibVersion)); V(null)
+      when libvirt does not say.
+  returned: always
+  type: str
+  sample: 9.0.0
+  version_added: 0.2.0
+qemu_version:
+  description:
+    - The version of QEMU on the hypervisor (C(virConnectGetVersion) of a QEMU driver
+      connection); V(null) for another driver or when libvirt does not say.
+  returned: always
+  type: str
+  sample: 7.2.0
+  version_added: 0.2.0
+asked:
+  description:
+    - O(compare_with) as used, each override with the values it takes from the task;
+      V(null) without O(compare_with).
+  returned: always
+  type: dict
+  sample: {streaming_mode: filter, agent_channel: present, overrides: [{name: ['kiosk-*'], streaming_mode: 'off', agent_channel: present}]}
+  version_added: 0.2.0
 domains:
   description: The streaming state of each selected domain, by name.
   returned: always
@@ -192,6 +282,30 @@ domains:
     reason:
       description: Why it would be left alone (transient, no SPICE graphics, disappeared while read); V(null) otherwise.
       type: str
+    asked:
+      description:
+        - With O(compare_with), what is asked of this domain (C(streaming_mode), C(agent_channel);
+          V(null) in one means "leave it"), the first override that matches it chosen; V(null)
+          otherwise.
+      type: dict
+      version_added: 0.2.0
+    compliance:
+      description:
+        - With O(compare_with), how the domain stands against RV(domains.asked), as
+          M(spice.streaming.libvirt_domain) would see it; V(null) otherwise.
+        - V(compliant) when the definition and the running state (or the saved state a start
+          would resume) are as asked; V(waiting) when the definition is as asked and the running
+          domain or its saved state is not yet (a cold start, or a hot-plug, applies it);
+          V(not_compliant) when M(spice.streaming.libvirt_domain) would change the definition or
+          cannot bring the domain to the asked state; V(left_alone) for a domain it skips.
+      type: str
+      choices: [compliant, waiting, not_compliant, left_alone]
+      version_added: 0.2.0
+    compliance_reasons:
+      description: Why the domain is V(waiting) or V(not_compliant), as sentences (the changes the module would make, what waits and for what).
+      type: list
+      elements: str
+      version_added: 0.2.0
   sample:
     vdi-001:
       active: true
@@ -210,6 +324,10 @@ domains:
       problems: []
       skipped: false
       reason: null
+      asked: {streaming_mode: filter, agent_channel: present}
+      compliance: waiting
+      compliance_reasons:
+        - "the running domain streams with mode off; libvirt cannot change the SPICE streaming mode of a running domain, ..."
 summary:
   description: Counts over the selected domains of this hypervisor.
   returned: always
@@ -255,6 +373,11 @@ summary:
     skipped:
       description: Domains M(spice.streaming.libvirt_domain) would leave alone.
       type: int
+    compliance:
+      description: Domains by RV(domains.compliance) (all zero without O(compare_with)).
+      type: dict
+      sample: {compliant: 38, waiting: 2, not_compliant: 1, left_alone: 1}
+      version_added: 0.2.0
 restart_required:
   description: Names of the running domains, and shut-off domains with a saved state, that wait for a cold start.
   returned: always
@@ -283,6 +406,7 @@ domains_read:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     libvirt_argument_spec,
     option_problem,
@@ -291,6 +415,11 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info impor
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
     ensure_bindings,
+    override_requests,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+    overrides_argument_spec,
+    streaming_argument_spec,
 )
 
 
@@ -298,6 +427,10 @@ def argument_spec():
     spec = libvirt_argument_spec()
     # A report wants every domain: name is optional here.
     spec['name'] = dict(type='list', elements='str', default=['*'], aliases=['domains'])
+    # libvirt_domain's own request options, to compare with.
+    asked = streaming_argument_spec()
+    asked['overrides'] = overrides_argument_spec()
+    spec['compare_with'] = dict(type='dict', options=asked)
     return spec
 
 
@@ -308,9 +441,14 @@ def main():
     problem = option_problem(params)
     if problem:
         module.fail_json(msg=problem)
+    request = overrides = None
+    if params['compare_with'] is not None:
+        asked = params['compare_with']
+        request = StreamingRequest(asked['streaming_mode'], asked['agent_channel'])
+        overrides = override_requests(asked['overrides'], request)
     try:
         result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'],
-                           timeout=params['libvirt_timeout'])
+                           timeout=params['libvirt_timeout'], request=request, overrides=overrides or ())
     except StreamingError as err:
         details = {'changed': False}
         details.update(err.details)

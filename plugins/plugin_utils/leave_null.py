@@ -20,7 +20,21 @@ LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel', 'mode')
 
 
 def _without_nulls(args):
-    return {key: value for key, value in args.items() if not (key in LEAVE_WHEN_NULL and value is None)}
+    """``args`` without the null streaming options, also in nested options and lists of them.
+
+    libvirt_domain's ``overrides`` and libvirt_domain_info's ``compare_with`` (and its
+    ``overrides``) hold the same options one or two levels down.
+    """
+    return {key: _nested(value) for key, value in args.items()
+            if not (key in LEAVE_WHEN_NULL and value is None)}
+
+
+def _nested(value):
+    if isinstance(value, dict):
+        return _without_nulls(value)
+    if isinstance(value, list):
+        return [_without_nulls(item) if isinstance(item, dict) else item for item in value]
+    return value
 
 
 class LeaveNullActionBase(ActionBase):
@@ -38,7 +52,4 @@ class LeaveNullActionBase(ActionBase):
     def _module_args(self):
         """The task's arguments without the null streaming options."""
         module_args = _without_nulls(self._task.args)
-        if isinstance(module_args.get('overrides'), list):
-            module_args['overrides'] = [_without_nulls(item) if isinstance(item, dict) else item
-                                        for item in module_args['overrides']]
         return module_args

@@ -46,6 +46,10 @@ def change_definition(conn, name, streaming_mode, add_channel):
     conn.defineXML(etree.tostring(root, encoding='unicode'))
 
 
+def version_parts(number):
+    return number // 1000000, number // 1000 % 1000, number % 1000
+
+
 def test_reads_every_kind_of_domain_and_changes_nothing(domains):
     conn = domains.conn
     domains.define('off', domain_xml)
@@ -76,7 +80,8 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
         'active': False, 'persistent': True, 'state': 'shut off', 'graphics': ['spice'],
         'streaming_mode': None, 'streaming_mode_live': None, 'agent_channel': False,
         'agent_channel_live': False, 'agent_channel_state': None, 'has_managed_save': False,
-        'restart_required': [], 'problems': [], 'skipped': False, 'reason': None}
+        'restart_required': [], 'problems': [], 'skipped': False, 'reason': None,
+        'asked': None, 'compliance': None, 'compliance_reasons': []}
 
     # Running with the channel and nothing in the guest: the case a report lists first.
     run = info['run']
@@ -116,8 +121,13 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
         'domains': 8, 'running': 0, 'paused': 4, 'shut_off': 4, 'transient': 1, 'spice': 7,
         'streaming_modes': {'off': 0, 'all': 1, 'filter': 1, 'unset': 4},
         'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 2,
-        'restart_required': 1, 'problems': 2, 'skipped': 2}
+        'restart_required': 1, 'problems': 2, 'skipped': 2,
+        'compliance': {'compliant': 0, 'waiting': 0, 'not_compliant': 0, 'left_alone': 0}}
     assert result['uri'] == URI and result['hypervisor']
+    # The versions of the real daemon and QEMU, as virsh version prints them.
+    assert result['libvirt_version'] == '%d.%d.%d' % version_parts(conn.getLibVersion())
+    assert result['qemu_version'] == '%d.%d.%d' % version_parts(conn.getVersion())
+    assert result['asked'] is None
 
 
 def test_exact_names_unknown_are_listed_and_no_spice_is_a_problem(domains):
@@ -168,3 +178,53 @@ def test_a_connection_error_in_a_normal_run_does_not_blame_check_mode():
     msg = run.result['msg']
     assert '%s on ' % uri in msg and ' (read-only, this module only reads): ' in msg, msg
     assert 'check mode' not in msg and "'virsh -r -c %s version'" % uri in msg, msg
+
+
+def test_compare_with_judges_each_domain_as_libvirt_domain_would(domains):
+    """What a rollout would ask (filter + present, a kiosk override to off), against real domains:
+    the module's answer and a check-mode libvirt_domain run with the same request agree."""
+    domains.define('done', lambda n: domain_xml(n, devices=STREAMING))
+    domains.define('todo', domain_xml)
+    domains.define('pend', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, SPICE_GRAPHICS)), start=True)
+    change_definition(domains.conn, domains.name('pend'), 'filter', add_channel=True)
+    domains.define('kiosk', lambda n: domain_xml(n, devices=STREAMING))
+    domains.define('vnc', lambda n: domain_xml(n, devices=(VNC_GRAPHICS,)))
+    before = domains.snapshot()
+    asked = {'streaming_mode': 'filter', 'agent_channel': 'present',
+             'overrides': [{'name': [domains.name('kiosk')], 'mode': 'off', 'agent_channel': None}]}
+    args = {'uri': URI, 'name': [domains.prefix + '-*'], 'compare_with': asked}
+    run = run_module(MODULE, args)
+    assert not run.failed and not run.changed, run
+    assert domains.snapshot() == before
+    judged = {name[len(domains.prefix) + 1:]: (info['compliance'], info['asked'])
+              for name, info in run.result['domains'].items()}
+    enable = {'streaming_mode': 'filter', 'agent_channel': 'present'}
+    assert judged == {
+        'done': ('compliant', enable), 'todo': ('not_compliant', enable), 'pend': ('waiting', enable),
+        'kiosk': ('not_compliant', {'streaming_mode': 'off', 'agent_channel': 'present'}),
+        'vnc': ('left_alone', enable)}
+    assert run.result['summary']['compliance'] == {'compliant': 1, 'waiting': 1, 'not_compliant': 2, 'left_alone': 1}
+    pend = run.domain(domains.name('pend'))['compliance_reasons']
+    assert any('streams with mode off' in reason for reason in pend), pend
+    todo = run.domain(domains.name('todo'))['compliance_reasons']
+    assert len(todo) == 1 and "added <channel type='spiceport'>" in todo[0], todo
+    # A null in compare_with means "leave it", as in libvirt_domain (the action plugin drops it).
+    assert run.result['asked'] == {'streaming_mode': 'filter', 'agent_channel': 'present', 'overrides': [
+        {'name': [domains.name('kiosk')], 'streaming_mode': 'off', 'agent_channel': 'present'}]}
+
+    # libvirt_domain in check mode, asked the same, changes exactly the domains not compliant.
+    plan = run_module('spice.streaming.libvirt_domain', {
+        'uri': URI, 'name': [domains.prefix + '-*'], 'streaming_mode': 'filter', 'agent_channel': 'present',
+        'overrides': asked['overrides']}, check=True)
+    assert not plan.failed, plan
+    assert sorted(plan.result['changed_domains']) == sorted(domains.name(n) for n in ('todo', 'kiosk'))
+    assert plan.result['restart_required'] == [domains.name('pend')]
+
+
+def test_compare_with_null_leaves_a_part_as_it_is(domains):
+    domains.define('todo', domain_xml)
+    run = run_module(MODULE, {'uri': URI, 'name': [domains.name('todo')],
+                              'compare_with': {'streaming_mode': None, 'agent_channel': None}})
+    assert not run.failed, run
+    info = run.domain(domains.name('todo'))
+    assert (info['compliance'], info['asked']) == ('compliant', {'streaming_mode': None, 'agent_channel': None})

@@ -24,12 +24,19 @@ import yaml
 from lxml import etree
 from markdown_it import MarkdownIt
 
+from ansible_collections.spice.streaming.plugins.filter import streaming_report as report_filter
+from ansible_collections.spice.streaming.plugins.filter.markdown_escape import markdown_escape
+from ansible_collections.spice.streaming.plugins.filter.streaming_report import streaming_report
+from tests.support import synthetic_report
 from tests.support.collection_path import REPO_ROOT
+from tests.support.report_templates import render_template
 from tests.support.libvirt_env import (
     SPICE_GRAPHICS,
     STREAM_CHANNEL,
     VIRTIO_SERIAL,
     VNC_GRAPHICS,
+    _playbook_command,
+    ansible_env,
     domain_xml,
     run_playbook,
 )
@@ -83,6 +90,12 @@ def pend_definition(conn, name):
     conn.defineXML(etree.tostring(root, encoding='unicode'))
 
 
+def recap(stdout):
+    """``{host: failed count}`` from the play recap."""
+    return {match.group(1): int(match.group(2))
+            for match in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)', stdout, re.M)}
+
+
 def summary_numbers(page):
     return {element.get('id')[len('summary-'):]: int(element.text_content())
             for element in page.xpath("//dd[starts-with(@id, 'summary-')]")}
@@ -115,9 +128,13 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     proc = run_playbook(PLAYBOOK, str(inventory), check=True,
                         extra_vars={'streaming_report_dir': str(report_dir)})
     assert domains.snapshot() == before
-    # The report is written, then the play fails, naming the hypervisors it could not read.
+    # The report is written, then the hypervisors that could not be read fail, and only they.
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert '2 of 4 hypervisors could not be read: hv-down, hv-nolibvirt' in proc.stdout, proc.stdout
+    assert recap(proc.stdout) == {'hv-a': 0, 'hv-b': 0, 'hv-down': 1, 'hv-nolibvirt': 1}, proc.stdout
+    assert 'fatal: [hv-down]: FAILED! => {"changed": false, "msg": "hv-down could not be read (unreachable)' \
+        in proc.stdout, proc.stdout
+    assert 'hv-nolibvirt could not be read (failed), so the report %s/index.html lists it' % report_dir \
+        in proc.stdout, proc.stdout
 
     index = report_dir / 'index.html'
     os.makedirs(OUTPUT, exist_ok=True)
@@ -131,7 +148,9 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     assert summary_numbers(page) == {
         'hypervisors_read': 2, 'hypervisors_failed': 2, 'domains': 6, 'running': 0, 'paused': 2,
         'shut_off': 4, 'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 1,
-        'restart_required': 1, 'problems': 1, 'missing_domains': 0, 'skipped': 1}
+        'restart_required': 1, 'problems': 1, 'missing_domains': 0, 'skipped': 1,
+        # What enable_streaming.yml asks with this inventory (the role's defaults: filter, present).
+        'compliant': 2, 'waiting': 0, 'not_compliant': 3}
     modes = {element.get('id'): int(element.text_content())
              for element in page.xpath("//strong[starts-with(@id, 'mode-')]")}
     assert modes == {'mode-filter': 2, 'mode-all': 1, 'mode-off': 0, 'mode-unset': 2}
@@ -141,12 +160,15 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     listed = [(item.get('data-kind'), item.get('data-host'), item.get('data-domain')) for item in items]
     assert listed == [
         ('disconnected', 'hv-a', domains.name('a-run')),
+        ('not_compliant', 'hv-a', domains.name('a-off')),
+        ('not_compliant', 'hv-b', domains.name('b-conf')),
+        ('not_compliant', 'hv-b', domains.name('b-pend')),
         ('restart', 'hv-b', domains.name('b-pend')),
         ('problem', 'hv-b', domains.name('b-conf')),
         ('skipped', 'hv-a', domains.name('a-vnc')),
     ]
     # Text from libvirt XML shows as text, escaped, not as markup.
-    assert "<channel type='unix'>" in items[2].text_content()
+    assert "<channel type='unix'>" in items[5].text_content()
     assert not page.xpath("//section[@id='attention']//channel")
 
     unread = page.get_element_by_id('unread').text_content()
@@ -154,11 +176,23 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
     assert 'hv-nolibvirt' in unread and 'no-such-socket' in unread
 
     # One table per hypervisor that was read, rows needing attention first.
-    sections = {section.get('data-host'): section for section in page.xpath("//section[@data-host]")}
+    sections = {section.get('data-host'): section
+                for section in page.xpath("//details[contains(@class, 'hypervisor')]")}
     assert {host: section.get('data-status') for host, section in sections.items()} == {
         'hv-a': 'ok', 'hv-b': 'ok', 'hv-down': 'unreachable', 'hv-nolibvirt': 'failed'}
-    rows_a = [row.get('data-domain') for row in sections['hv-a'].xpath('.//tbody/tr')]
-    assert rows_a == [domains.name('a-run'), domains.name('a-vnc'), domains.name('a-off')]
+    rows_a = [row.get('data-domain') for row in sections['hv-a'].xpath('.//tbody')]
+    assert rows_a == [domains.name('a-run'), domains.name('a-off'), domains.name('a-vnc')]
+    # The index links each hypervisor to its section, with its libvirt and QEMU versions.
+    index_rows = page.xpath("//section[@id='index']//tbody/tr")
+    assert [row.get('data-host') for row in index_rows] == ['hv-a', 'hv-b', 'hv-down', 'hv-nolibvirt']
+    assert [row.xpath('string(td[1]/a/@href)') for row in index_rows] == \
+        ['#' + sections[host].get('id') for host in ('hv-a', 'hv-b', 'hv-down', 'hv-nolibvirt')]
+    packed = domains.conn.getLibVersion()
+    libvirt_version = '%d.%d.%d' % (packed // 1000000, packed // 1000 % 1000, packed % 1000)
+    assert index_rows[0].xpath('string(td[3])') == libvirt_version
+    assert re.fullmatch(r'\d+\.\d+\.\d+', index_rows[0].xpath('string(td[4])'))
+    # The red "could not be read" is not followed by a green "nothing needs attention".
+    assert not page.xpath("//*[contains(@class, 'banner') and contains(@class, 'good')]")
     assert not sections['hv-down'].xpath('.//table')
 
     # report.md carries the same content.
@@ -170,7 +204,7 @@ def test_report_over_two_hypervisors_and_two_unreadable_ones(domains, tmp_path):
 
 
 def test_report_of_a_fully_read_fleet_passes(domains, tmp_path):
-    domains.define('a-off', domain_xml)
+    domains.define('a-off', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)))
     domains.define('b-done', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)))
     inventory = tmp_path / 'inventory.yml'
     inventory.write_text(yaml.safe_dump({'hypervisors': {'hosts': {
@@ -178,14 +212,23 @@ def test_report_of_a_fully_read_fleet_passes(domains, tmp_path):
         'hv-b': local_hypervisor(domains.prefix + '-b-*'),
     }}}))
     report_dir = tmp_path / 'report'
-    proc = run_playbook(PLAYBOOK, str(inventory), extra_vars={'streaming_report_dir': str(report_dir)})
+    # The job's statistics, as AWX and AAP keep them (shown here by the default callback).
+    proc = subprocess.run(_playbook_command(PLAYBOOK, str(inventory), False, False,
+                                            {'streaming_report_dir': str(report_dir)}),
+                          capture_output=True, text=True, timeout=600, check=False,
+                          env=dict(ansible_env(), ANSIBLE_SHOW_CUSTOM_STATS='true'))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    stats = proc.stdout.split('CUSTOM STATS', 1)[1]
+    assert '"sentence": "2 domains on 2 hypervisors; 2 compliant, 0 waiting, 0 not compliant;' in stats, stats
+    assert '"path": "%s"' % report_dir in stats and '"published": null' in stats, stats
     page = lxml.html.fromstring(chromium(tmp_path, '--dump-dom', (report_dir / 'index.html').as_uri()))
     numbers = summary_numbers(page)
     assert (numbers['hypervisors_read'], numbers['hypervisors_failed'], numbers['domains']) == (2, 0, 2)
     assert not page.xpath("//*[@id='unread']")
     assert page.xpath("//section[@id='attention']//li[@data-kind]") == []
-    assert 'Nothing needs attention' in page.get_element_by_id('attention').text_content()
+    assert page.get_element_by_id('calm').get('class') == 'banner good'
+    assert 'Nothing needs attention' in page.get_element_by_id('calm').text_content()
+    assert recap(proc.stdout) == {'hv-a': 0, 'hv-b': 0}
 
 
 # ------------------------------------------------------------------ issue 14: hostile names, missing names
@@ -194,19 +237,19 @@ SPICE_ALL = SPICE_GRAPHICS.replace("<listen type='none'/>", "<listen type='none'
 # Measures the rendered page in Chromium: how far each table overflows its box, where each
 # column header ends, how wide the whole document is.
 MEASURE = """<script>
-document.querySelectorAll('.table-wrap').forEach(function (wrap) {
-  wrap.setAttribute('data-overflow', wrap.scrollWidth - wrap.clientWidth); });
+document.querySelectorAll('table').forEach(function (table) {
+  table.setAttribute('data-overflow', table.scrollWidth - table.parentElement.clientWidth); });
 document.querySelectorAll('th').forEach(function (th) {
   th.setAttribute('data-right', Math.ceil(th.getBoundingClientRect().right)); });
-document.querySelectorAll('td.name').forEach(function (td) {
-  td.setAttribute('data-width', Math.ceil(td.getBoundingClientRect().width)); });
 document.body.setAttribute('data-scroll-width', document.documentElement.scrollWidth);
 </script>
 """
 
 
-def row_cells(row):
-    return [td.text_content().strip() for td in row.xpath('td')]
+def row_cells(group):
+    """The cells of a domain's row, and its notes (the row under it) last."""
+    cells = [td.text_content().strip() for td in group.xpath('tr[1]/td')]
+    return cells + [group.xpath("string(tr[@class='notes'])").strip()]
 
 
 def markdown_page(markdown, path):
@@ -249,18 +292,19 @@ def test_hostile_long_transient_and_missing_names(domains, tmp_path):
 
     # index.html: every name is text, nothing from a name runs.
     assert page.body.get('data-pwned') is None and not page.xpath('//img')
-    (section,) = page.xpath("//section[@data-host='hv-a']")
+    (section,) = page.xpath("//details[@data-host='hv-a']")
     assert section.get('data-status') == 'ok'
-    rows = {row.get('data-domain'): row for row in section.xpath('.//tbody/tr')}
+    rows = {row.get('data-domain'): row for row in section.xpath('.//tbody')}
     assert set(rows) == {xss, fmt, long_name, trans, retired}
-    assert rows[xss].xpath("string(td[@class='name'])") == xss
+    assert rows[xss].xpath("string(tr[1]/td[1])") == xss
     # The long name wraps: no table is wider than its box, every column stays on the page.
-    assert {wrap.get('data-overflow') for wrap in page.xpath("//div[@class='table-wrap']")} == {'0'}
+    assert max(int(table.get('data-overflow')) for table in page.xpath('//table')) <= 0
     assert max(int(th.get('data-right')) for th in page.xpath('//th')) <= 1280
     assert int(page.body.get('data-scroll-width')) <= 1280
     # A transient domain has no definition; a missing name is a problem of the hypervisor.
-    assert row_cells(rows[trans])[3:6] == ['no definition (transient)', 'all', 'no definition']
-    assert row_cells(rows[retired])[1] == 'not found' and 'has no domain of that name' in row_cells(rows[retired])[8]
+    assert row_cells(rows[trans])[1:5] == ['pausedtransient', 'spice', 'no definitionrunning all',
+                                           'no definitionrunning present']
+    assert row_cells(rows[retired])[1] == 'not found' and 'has no domain of that name' in row_cells(rows[retired])[-1]
     problems = [(item.get('data-domain'), item.xpath("string(.//span[@class='where'])"))
                 for item in page.xpath("//li[@data-kind='problem']")]
     assert (retired, 'on hv-a, not found') in problems and xss in dict(problems)
@@ -272,7 +316,8 @@ def test_hostile_long_transient_and_missing_names(domains, tmp_path):
     names = [row.xpath('string(td[1])') for row in rendered.xpath('//table[.//th[.="Domain"]]/tbody/tr')]
     assert sorted(names) == sorted([xss, fmt, long_name, trans, retired])
     assert "<channel type='unix'>" in rendered.text_content()
-    assert [strong.text_content() for strong in rendered.xpath('//ol/li/strong')].count(xss) == 1
+    # Listed once in each group it is in: not compliant (libvirt_domain refuses it), and a problem.
+    assert [strong.text_content() for strong in rendered.xpath('//ol/li/strong')].count(xss) == 2
     assert '| 1 domains' not in markdown and ' 1 hypervisors' not in markdown
 
 
@@ -287,3 +332,230 @@ def test_report_of_one_domain_speaks_in_the_singular(domains, tmp_path):
     assert '1 domain on 1 hypervisor;' in proc.stdout, proc.stdout
     for text in (proc.stdout, (report_dir / 'report.md').read_text(), (report_dir / 'index.html').read_text()):
         assert re.search(r'\b1 (domain|hypervisor|definition)s\b', ' '.join(text.split())) is None, text
+
+
+# ------------------------------------------------------------------ issue 16: a thousand desktops
+
+# Measures the rendered page in Chromium, at the end of the body (the whole document parsed):
+# the time to parse and lay it out, the widest overflow of any header or cell, the document's
+# width, and, with the "only what needs attention" box ticked, which domains still show.
+LAYOUT_PROBE = """<script>
+(function () {
+  var body = document.body, doc = document.documentElement;
+  void doc.getBoundingClientRect();
+  body.setAttribute('data-layout-ms', Math.round(performance.now()));
+  var worst = {th: ['', 0], td: ['', 0]};
+  document.querySelectorAll('th, td').forEach(function (cell) {
+    if (cell.closest('tr.notes')) { return; }
+    var kind = cell.tagName.toLowerCase(), over = cell.scrollWidth - cell.clientWidth;
+    if (over > worst[kind][1]) { worst[kind] = [cell.textContent.slice(0, 80), over]; }
+  });
+  body.setAttribute('data-th-overflow', worst.th[1] + ' ' + worst.th[0]);
+  body.setAttribute('data-td-overflow', worst.td[1] + ' ' + worst.td[0]);
+  var narrow = 0;
+  document.querySelectorAll('table').forEach(function (table) {
+    var heads = table.querySelectorAll('thead th');
+    table.querySelectorAll('tbody tr:not(.notes)').forEach(function (row) {
+      row.querySelectorAll('td').forEach(function (td, index) {
+        if (heads[index] && td.getBoundingClientRect().width + 0.5 < heads[index].getBoundingClientRect().width) { narrow += 1; }
+      });
+    });
+  });
+  body.setAttribute('data-narrower-than-header', narrow);
+  body.setAttribute('data-scroll-width', doc.scrollWidth);
+  body.setAttribute('data-tables', document.querySelectorAll('table').length);
+  var box = document.getElementById('only-attention');
+  box.checked = true;
+  var shown = [], hidden = 0;
+  document.querySelectorAll('tbody.domain').forEach(function (group) {
+    if (group.offsetParent === null) { hidden += 1; } else { shown.push(group.id); }
+  });
+  body.setAttribute('data-attention-shown', shown.join(' '));
+  body.setAttribute('data-attention-hidden', hidden);
+  body.setAttribute('data-attention-scroll-width', doc.scrollWidth);
+  box.checked = false;
+})();
+</script>
+"""
+BIG_HYPERVISORS, BIG_DOMAINS = 20, 500
+
+
+def big_fleet_report(extra_settings=False):
+    """The report's content for 20 hypervisors x 500 domains, made by the filter (pure) from
+    libvirt_domain_info results that the module's own code derives from real definitions."""
+    results = synthetic_report.fleet(BIG_HYPERVISORS, BIG_DOMAINS)
+    if not extra_settings:
+        return streaming_report(results)
+    # Four more managed settings, as the registry of issue 17 will add them: one entry each in
+    # COLUMNS, and libvirt_domain_info's KEY / KEY_live / asked[KEY].
+    values = {'image_compression': ('auto_glz', 'quic'), 'jpeg_compression': ('auto', 'never'),
+              'zlib_compression': ('auto', 'always'), 'playback_compression': ('on', 'off')}
+    for result in results.values():
+        for number, info in enumerate(result['domains'].values()):
+            for key, (usual, other) in values.items():
+                info[key] = usual if number % 3 else other
+                info[key + '_live'] = usual if info['active'] else None
+                if info['asked'] is not None:
+                    info['asked'][key] = usual
+    columns = report_filter.COLUMNS
+    try:
+        report_filter.COLUMNS = columns[:5] + tuple(
+            report_filter.Setting(key, key.replace('_', ' ').capitalize()) for key in values) + columns[5:]
+        return streaming_report(results)
+    finally:
+        report_filter.COLUMNS = columns
+
+
+def render_report(content, directory):
+    """index.html and report.md as Ansible's template module renders them (the unit tests' renderer)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for template, name in (('report.html.j2', 'index.html'), ('report.md.j2', 'report.md')):
+        (directory / name).write_text(render_template(template, content))
+    return directory / 'index.html'
+
+
+@pytest.mark.parametrize('extra_settings', [False, True], ids=['columns-now', 'four-more-settings'])
+def test_a_thousand_desktops_read_at_1280_px(tmp_path, extra_settings):
+    content = big_fleet_report(extra_settings)
+    index = render_report(content, tmp_path / 'report')
+    html = index.read_text()
+    # One page that needs nothing else: no script, no style sheet, image or font from elsewhere.
+    page = lxml.html.fromstring(html)
+    assert not page.xpath('//script | //link | //img | //iframe | //object | //*[@src]')
+    assert all(href.startswith('#') for href in page.xpath('//a/@href'))
+    assert 'url(' not in html and '@import' not in html
+    # Every link of the index and of the attention lists leads to a section or a row of the page.
+    ids = set(page.xpath('//@id'))
+    assert {href[1:] for href in page.xpath('//a/@href')} <= ids
+    sections = page.xpath("//details[contains(@class, 'hypervisor')]")
+    assert len(sections) == BIG_HYPERVISORS
+    assert [link.get('href') for link in page.xpath("//section[@id='index']//a")] == \
+        ['#' + section.get('id') for section in sections]
+    assert len(page.xpath("//tbody[contains(@class, 'domain')]")) == BIG_HYPERVISORS * BIG_DOMAINS
+
+    measured = tmp_path / 'measured.html'
+    measured.write_text(html.replace('</body>', LAYOUT_PROBE + '</body>'))
+    dom = lxml.html.fromstring(chromium(tmp_path, '--window-size=1280,1000', '--dump-dom', measured.as_uri()))
+    body = dom.body
+    # Readable at 1280 px: nothing scrolls sideways, no header or cell overflows its box, no cell
+    # is narrower than its header (a header reading "Agen", a state reading "disco").
+    assert int(body.get('data-scroll-width')) <= 1280, body.get('data-scroll-width')
+    assert body.get('data-th-overflow').startswith('0 '), body.get('data-th-overflow')
+    assert body.get('data-td-overflow').startswith('0 '), body.get('data-td-overflow')
+    assert body.get('data-narrower-than-header') == '0'
+    # The "only what needs attention" view: exactly the rows the filter says need attention.
+    wanted = [row['anchor'] for hv in content['hypervisors'] for row in hv['rows'] if row['attention']]
+    shown = body.get('data-attention-shown').split()
+    assert shown == wanted and 0 < len(shown) < BIG_HYPERVISORS * BIG_DOMAINS
+    assert int(body.get('data-attention-hidden')) == BIG_HYPERVISORS * BIG_DOMAINS - len(shown)
+    assert int(body.get('data-attention-scroll-width')) <= 1280
+
+    os.makedirs(OUTPUT, exist_ok=True)
+    suffix = '-more-settings' if extra_settings else ''
+    chromium(tmp_path, '--window-size=1280,2400',
+             '--screenshot=%s' % os.path.join(OUTPUT, 'streaming-report-20x500%s.png' % suffix), index.as_uri())
+    attention_only = tmp_path / 'attention.html'
+    attention_only.write_text(html.replace('class="toggle-input">', 'class="toggle-input" checked>', 1))
+    chromium(tmp_path, '--window-size=1280,2400',
+             '--screenshot=%s' % os.path.join(OUTPUT, 'streaming-report-20x500-attention%s.png' % suffix),
+             attention_only.as_uri())
+
+
+def recap_changed(stdout):
+    return {match.group(1): int(match.group(2))
+            for match in re.finditer(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)', stdout, re.M)}
+
+
+def generated_line(text):
+    (line,) = [line for line in text.splitlines() if 'Generated 20' in line]
+    return line
+
+
+def test_a_report_whose_content_did_not_change_is_not_a_change(domains, tmp_path):
+    domains.define('a-off', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)))
+    inventory = tmp_path / 'inventory.yml'
+    published = tmp_path / 'kept' / 'report'
+    # The host that keeps the report (in AWX, where the controller's directory goes with the job).
+    inventory.write_text(yaml.safe_dump({
+        'hypervisors': {'hosts': {'hv-a': local_hypervisor(domains.prefix + '-a-*')}},
+        'keepers': {'hosts': {'keeper': {'ansible_connection': 'local',
+                                         'ansible_python_interpreter': '/usr/bin/python3'}}}}))
+    report_dir = tmp_path / 'report'
+    extra = {'streaming_report_dir': str(report_dir), 'streaming_report_publish_host': 'keeper',
+             'streaming_report_publish_dir': str(published)}
+    first = run_playbook(PLAYBOOK, str(inventory), extra_vars=extra)
+    # The report written, the directory made on the keeper and both files copied there.
+    assert first.returncode == 0 and recap_changed(first.stdout) == {'hv-a': 3}, first.stdout
+    files = {name: (report_dir / name).read_text() for name in ('index.html', 'report.md')}
+    assert {name: (published / name).read_text() for name in files} == files
+    assert 'copied to keeper:%s' % published in first.stdout, first.stdout
+    stamps = {name: (report_dir / name).stat().st_mtime_ns for name in files}
+
+    # The same state a second later: only the time would differ, so nothing is written.
+    second = run_playbook(PLAYBOOK, str(inventory), extra_vars=extra)
+    assert second.returncode == 0 and recap_changed(second.stdout) == {'hv-a': 0}, second.stdout
+    assert {name: (report_dir / name).read_text() for name in files} == files
+    assert {name: (report_dir / name).stat().st_mtime_ns for name in files} == stamps
+    # Check mode, the same.
+    check = run_playbook(PLAYBOOK, str(inventory), check=True, extra_vars=extra)
+    assert check.returncode == 0 and recap_changed(check.stdout) == {'hv-a': 0}, check.stdout
+
+    # Another domain: both files change, with a new time, here and on the keeper.
+    domains.define('a-new', domain_xml)
+    third = run_playbook(PLAYBOOK, str(inventory), extra_vars=extra)
+    assert third.returncode == 0 and recap_changed(third.stdout) == {'hv-a': 2}, third.stdout
+    for name, text in files.items():
+        now = (report_dir / name).read_text()
+        assert domains.name('a-new') in now and domains.name('a-new') not in text
+        assert generated_line(now) != generated_line(text)
+        assert (published / name).read_text() == now
+
+
+def test_the_report_compares_with_what_the_inventory_asks_and_maps_the_guests(domains, tmp_path):
+    domains.define('a-desk', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)),
+                   start=True)
+    domains.define('a-kiosk', lambda n: domain_xml(n, devices=(VIRTIO_SERIAL, STREAM_CHANNEL, SPICE_FILTER)))
+    domains.define('a-todo', domain_xml)
+    desk, kiosk, todo = (domains.name(name) for name in ('a-desk', 'a-kiosk', 'a-todo'))
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({
+        'hypervisors': {'hosts': {'hv-a': local_hypervisor(
+            domains.prefix + '-a-*', host_streaming_mode='all',
+            host_streaming_overrides=[{'name': [kiosk], 'mode': 'off'}])}},
+        'streaming_guests': {'hosts': {
+            'desk-guest': {'stream_agent_domain': desk, 'stream_agent_hypervisor': 'hv-a'},
+            'gone-guest': {'stream_agent_domain': domains.name('a-gone'), 'stream_agent_hypervisor': 'hv-a'}}},
+    }))
+    # The guest side's verdict, as enable_streaming.yml's last play leaves it, in the same run.
+    site = tmp_path / 'site.yml'
+    site.write_text(yaml.safe_dump([
+        {'name': 'Stand in for the verify play of enable_streaming.yml', 'hosts': 'desk-guest',
+         'gather_facts': False, 'tasks': [{'name': 'Note what the hypervisor saw', 'ansible.builtin.set_fact': {
+             'streaming_agent_status': 'not connected: no graphical session runs yet'}}]},
+        {'ansible.builtin.import_playbook': PLAYBOOK},
+    ], sort_keys=False))
+    report_dir = tmp_path / 'report'
+    proc = run_playbook(str(site), str(inventory), extra_vars={'streaming_report_dir': str(report_dir)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '3 domains on 1 hypervisor; 0 compliant, 0 waiting, 3 not compliant;' in proc.stdout, proc.stdout
+
+    page = lxml.html.fromstring(chromium(tmp_path, '--dump-dom', (report_dir / 'index.html').as_uri()))
+    (section,) = page.xpath("//details[@data-host='hv-a']")
+    assert ('Asked: streaming mode all, stream channel present; 1 override: %s gets streaming mode off, '
+            'stream channel present.' % kiosk) in section.text_content()
+    headers = [th.text_content() for th in section.xpath('.//thead//th')]
+    rows = {group.get('data-domain'): dict(zip(headers, row_cells(group))) for group in section.xpath('.//tbody')}
+    assert rows[desk]['Streaming mode'] == 'filterasked all'
+    assert rows[kiosk]['Streaming mode'] == 'filterasked off'
+    assert (rows[todo]['Streaming mode'], rows[todo]['Stream channel']) == ('unset (off)asked all', 'absentasked present')
+    assert {name: row['Compliance'] for name, row in rows.items()} == dict.fromkeys((desk, kiosk, todo), 'not compliant')
+    # The guest is named under its domain, with what its hypervisor saw.
+    assert rows[desk]['Domain'] == desk + 'guest desk-guest'
+    notes = section.xpath("string(.//tbody[@data-domain='%s']/tr[@class='notes'])" % desk)
+    assert 'guest desk-guest: not connected: no graphical session runs yet' in notes
+    guests = {row.get('data-guest'): [td.text_content() for td in row.xpath('td')]
+              for row in page.xpath("//section[@id='guests']//tbody/tr")}
+    assert guests == {'desk-guest': ['desk-guest', 'hv-a', desk, 'not connected: no graphical session runs yet'],
+                      'gone-guest': ['gone-guest', 'hv-a', domains.name('a-gone'), 'no such domain in this report']}
+    markdown = (report_dir / 'report.md').read_text()
+    assert '| desk-guest | hv-a | %s | not connected: no graphical session runs yet |' % markdown_escape(desk) in markdown

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
+    compliance,
     domain_problems,
     live_gaps,
     saved_state_gaps,
@@ -174,3 +175,65 @@ def test_a_saved_state_without_the_change_waits_for_it_to_be_discarded():
 def test_a_saved_state_like_its_definition_waits_for_nothing():
     root = load(TARGET)
     assert saved_state_gaps(root, as_live(root)) == []
+
+
+# ------------------------------------------------------------------ compliance
+
+
+ENABLE = dx.StreamingRequest('filter', 'present')
+
+
+def test_a_definition_as_asked_on_a_shut_off_domain_is_compliant():
+    assert compliance(load(TARGET), None, ENABLE, exact=False) == ('compliant', [])
+
+
+def test_a_definition_libvirt_domain_would_change_is_not_compliant_with_its_actions():
+    state, reasons = compliance(load(NO_MODE), None, ENABLE, exact=False)
+    assert state == 'not_compliant'
+    assert reasons == ['the definition is not as asked; libvirt_domain would change it: set SPICE streaming '
+                       'mode to filter (was not set, which QEMU runs as off)']
+
+
+def test_the_definition_is_read_not_changed():
+    root = load('q35-spice-virtmanager.xml')
+    before = dx.to_string(root)
+    assert compliance(root, None, ENABLE, exact=False)[0] == 'not_compliant'
+    assert dx.to_string(root) == before
+
+
+def test_a_running_domain_behind_its_definition_is_waiting():
+    state, reasons = compliance(load(TARGET), as_live(load(NO_MODE)), ENABLE, exact=False)
+    assert state == 'waiting'
+    assert len(reasons) == 1 and 'streams with mode off' in reasons[0] and 'cold start' in reasons[0]
+    # Without the channel but with a controller: a hot-plug would bring it.
+    state, reasons = compliance(load(TARGET), load(ALL_NO_CHANNEL), dx.StreamingRequest(None, 'present'),
+                                exact=False)
+    assert state == 'waiting' and 'hot-plugs it' in reasons[0]
+    assert compliance(load(TARGET), as_live(load(TARGET)), ENABLE, exact=False) == ('compliant', [])
+
+
+def test_a_saved_state_behind_the_definition_is_waiting():
+    state, reasons = compliance(load(TARGET), None, ENABLE, exact=False, saved_root=load(ALL_NO_CHANNEL))
+    assert state == 'waiting' and all('managedsave-remove' in reason for reason in reasons)
+
+
+def test_what_libvirt_domain_skips_or_refuses():
+    assert compliance(load(VNC_ONLY), None, ENABLE, exact=False) == ('left_alone', [])
+    state, reasons = compliance(load(VNC_ONLY), None, ENABLE, exact=True)
+    assert state == 'not_compliant' and 'has no SPICE graphics' in reasons[0]
+    state, reasons = compliance(load(CONFLICT), None, ENABLE, exact=False)
+    assert state == 'not_compliant' and 'cannot bring it to the asked state' in reasons[0]
+    assert compliance(None, load(TARGET), ENABLE, exact=False) == ('left_alone', [])
+    assert compliance(None, load(TARGET), ENABLE, exact=True)[0] == 'not_compliant'
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_leave_everything_is_compliant_and_off_asks_for_the_mode_written(name):
+    root = load(name)
+    assert compliance(root, as_live(root), dx.StreamingRequest(), exact=False) == ('compliant', [])
+    state, _reasons = compliance(root, None, dx.StreamingRequest('off', None), exact=False)
+    modes = [dx.streaming_mode_of(graphics) for graphics in dx.spice_graphics(root)]
+    if not modes:
+        assert state == 'left_alone'
+    else:
+        assert (state == 'compliant') == all(mode == 'off' for mode in modes), (name, modes, state)

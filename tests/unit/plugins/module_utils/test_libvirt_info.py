@@ -237,3 +237,80 @@ def test_a_domain_that_vanishes_before_another_connection_looks_it_up_is_skipped
         other.close()
     assert result['domains'][PREFIX + 'p-gone']['reason'] == libvirt_info.SKIP_VANISHED
     assert not result['domains'][PREFIX + 'p-stay']['skipped']
+
+
+# ------------------------------------------------------------------ compliance, as libvirt_domain plans
+
+REQUESTS = [dx.StreamingRequest('filter', 'present'), dx.StreamingRequest('off', 'absent'),
+            dx.StreamingRequest(None, 'present'), dx.StreamingRequest('all', None)]
+FIXTURE_NAMES = sorted(name for name in os.listdir(FIXTURES) if name.endswith('.xml'))
+
+
+@pytest.mark.parametrize('request_index', range(len(REQUESTS)))
+def test_compliance_agrees_with_what_libvirt_domain_would_do(conn, request_index):
+    """Every fixture, shut off and running: not compliant exactly where a check-mode run changes or
+    refuses the domain, waiting exactly where it says something waits for a cold start or would
+    hot-plug, left alone where it skips."""
+    asked = REQUESTS[request_index]
+    names = {}
+    for index, fixture in enumerate(FIXTURE_NAMES):
+        for running in (False, True):
+            name = '%s%02d-%s' % (PREFIX, index, 'run' if running else 'off')
+            dom = conn.defineXML(fixture_xml(fixture, name))
+            if running:
+                dom.create()
+            names[name] = fixture
+    result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [], request=asked)
+    run = ls.StreamingRun(conn, URI, asked, check_mode=True, skip_unfit=True)
+    selected, _unknown = ls.select_domains(conn, [PREFIX + '*'], [])
+    run.plan(selected)
+    hotplugs = {plug[0].name for plug in run._hotplugs}  # pylint: disable=protected-access
+    assert set(result['domains']) == set(run.results) == set(names)
+    for name, info in result['domains'].items():
+        planned = run.results[name]
+        if planned['skipped']:
+            expected = 'not_compliant' if planned['reason'].startswith('unfit') else 'left_alone'
+        elif planned['changed']:
+            expected = 'not_compliant'
+        elif planned['restart_required'] or name in hotplugs:
+            expected = 'waiting'
+        else:
+            expected = 'compliant'
+        assert info['compliance'] == expected, (names[name], name, info, planned)
+        assert info['asked'] == {'streaming_mode': asked.streaming_mode, 'agent_channel': asked.agent_channel}
+        assert bool(info['compliance_reasons']) == (expected in ('not_compliant', 'waiting')), (name, info)
+    counts = result['summary']['compliance']
+    assert sum(counts.values()) == len(names)
+    assert result['asked'] == {'streaming_mode': asked.streaming_mode, 'agent_channel': asked.agent_channel,
+                               'overrides': []}
+
+
+def test_an_override_changes_what_is_asked_of_its_domains(conn):
+    conn.defineXML(fixture_xml('q35-spice-streaming-filter.xml', PREFIX + 'desk'))
+    conn.defineXML(fixture_xml('q35-spice-streaming-filter.xml', PREFIX + 'kiosk'))
+    enable = dx.StreamingRequest('filter', 'present')
+    overrides = ls.override_requests([{'name': [PREFIX + 'kiosk'], 'streaming_mode': 'off',
+                                       'agent_channel': None}], enable)
+    result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [], request=enable, overrides=overrides)
+    desk, kiosk = result['domains'][PREFIX + 'desk'], result['domains'][PREFIX + 'kiosk']
+    assert (desk['asked'], desk['compliance']) == ({'streaming_mode': 'filter', 'agent_channel': 'present'},
+                                                   'compliant')
+    assert (kiosk['asked'], kiosk['compliance']) == ({'streaming_mode': 'off', 'agent_channel': 'present'},
+                                                     'not_compliant')
+    assert 'set SPICE streaming mode to off (was filter)' in kiosk['compliance_reasons'][0]
+    assert result['asked']['overrides'] == [{'name': [PREFIX + 'kiosk'], 'streaming_mode': 'off',
+                                             'agent_channel': 'present'}]
+    assert result['summary']['compliance'] == {'compliant': 1, 'waiting': 0, 'not_compliant': 1, 'left_alone': 0}
+
+
+def test_without_a_request_nothing_is_judged_and_the_versions_are_there(conn):
+    conn.defineXML(fixture_xml('q35-spice-streaming-filter.xml', PREFIX + 'a'))
+    result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [])
+    info = result['domains'][PREFIX + 'a']
+    assert (info['asked'], info['compliance'], info['compliance_reasons']) == (None, None, [])
+    assert result['asked'] is None
+    assert set(result['summary']['compliance'].values()) == {0}
+    major, minor, micro = (int(part) for part in result['libvirt_version'].split('.'))
+    assert major * 1000000 + minor * 1000 + micro == conn.getLibVersion()
+    # The test driver is not QEMU: no QEMU version is claimed for it.
+    assert result['qemu_version'] is None
