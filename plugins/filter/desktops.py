@@ -105,9 +105,9 @@ def desktop_hosts(reads, hostvars=None, existing=(), taken=(), compose=None):
     return items
 
 
-def desktop_now(result, domain, os_family='unknown'):
+def desktop_now(result, domain, os_family='unknown', check_mode=False):
     """Whether a found desktop can take the agent now (see desktop_now.yml)."""
-    return desktops.desktop_now(result, str(domain), os_family or 'unknown')
+    return desktops.desktop_now(result, str(domain), os_family or 'unknown', bool(check_mode))
 
 
 class FilterModule:

@@ -22,7 +22,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.desktops import PE
 MAX_LINES = 15
 NAMES_SHOWN = 3
 REASONS_GROUPED = 2
-REASON_LENGTH = 110
+REASON_LENGTH = 130
 DISCOVERED_VAR = '__streaming_discovered'
 # verify_agent.yml's cases that say nothing of the agent, only that it could not be checked.
 CANNOT_CHECK = ('no_hypervisor', 'unknown_hypervisor', 'unread')
@@ -47,6 +47,10 @@ def _get(hostvars, host, name, default=None):
 def _short(reason):
     """One line of a reason, cut to :data:`REASON_LENGTH` characters."""
     text = ' '.join(str(reason or '').split())
+    # ansible-core 2.19 starts its messages so; in a summary line it says nothing.
+    for prefix in ('Task failed: ', 'Action failed: '):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
     return text if len(text) <= REASON_LENGTH else text[:REASON_LENGTH - 3].rstrip() + '...'
 
 

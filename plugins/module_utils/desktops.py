@@ -437,12 +437,14 @@ def found_desktops(reads, taken=(), covered=()):
     return {'hosts': hosts, 'left': left, 'warnings': warnings}
 
 
-def desktop_now(result, domain, os_family='unknown'):
+def desktop_now(result, domain, os_family='unknown', check_mode=False):
     """Whether a found desktop can take the agent now, from a read made after the hypervisor side.
 
     ``result``: ``libvirt_domain_info``'s result on its hypervisor (None, or a skipped or
     failed read: not known).  Returns ``{'known': bool, 'targeted': bool, 'status':
     'targeted' | PENDING | NOT_TARGETED, 'reason': sentence, 'words': the reason in a few words}``.
+    ``check_mode``: the hypervisor side only previewed its changes, so a running desktop still
+    without its channel is pending on them, not without a channel.
     """
     domains = _domains_of(result)
     if domains is None:
@@ -453,6 +455,11 @@ def desktop_now(result, domain, os_family='unknown'):
                 'reason': 'domain %s is not on its hypervisor any more (removed or renamed during the run)' % domain,
                 'words': 'domain gone from its hypervisor'}
     targeted, reason, words = _status(info, os_family, False)
+    if check_mode and not targeted and not info.get('agent_channel') and _status(info, os_family, True)[0]:
+        return {'known': True, 'targeted': False, 'status': PENDING,
+                'reason': ('check mode: the hypervisor side only previewed its changes; a real run gives the '
+                           'desktop its stream channel (hot-plugged or at a restart), or it waits for a cold start'),
+                'words': 'stream channel to come (check mode)'}
     status = 'targeted' if targeted else PENDING if is_pending(info) else NOT_TARGETED
     return {'known': True, 'targeted': targeted, 'status': status, 'reason': reason, 'words': words}
 

@@ -266,3 +266,12 @@ def test_covered_pairs_read_the_hosts_mapping():
                 'mapped': {'stream_agent_hypervisor': 'hv2', 'stream_agent_domain': 'vdi-7'},
                 'loose': {}}
     assert d.covered_pairs(['hand', 'mapped', 'loose', 'missing'], hostvars) == {('hv1', 'hand'), ('hv2', 'vdi-7')}
+
+
+def test_desktop_now_in_check_mode_waits_on_the_preview():
+    now = d.desktop_now(read(desk=info(channel_live=False, channel=False)), 'desk', 'linux', check_mode=True)
+    assert now['status'] == 'pending' and now['words'] == 'stream channel to come (check mode)'
+    # What check mode cannot change is said as in a real run.
+    assert d.desktop_now(read(desk=info(state='shut off')), 'desk', 'linux', check_mode=True)['words'] == \
+        'desktop is shut off'
+    assert d.desktop_now(read(desk=info()), 'desk', 'windows', check_mode=True)['words'] == 'Windows guest'
