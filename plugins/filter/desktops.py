@@ -96,8 +96,9 @@ def desktop_hosts(reads, hostvars=None, existing=(), taken=(), compose=None):
     composer = _Composer(hostvars)
     items = []
     for host in result['hosts']:
-        rules = compose if compose is not None else desktops.lookup(hostvars, host['vars']['stream_agent_hypervisor'],
-                                                                 COMPOSE_VAR)
+        rules = compose
+        if rules is None:
+            rules = desktops.lookup(hostvars, host['vars']['stream_agent_hypervisor'], COMPOSE_VAR)
         host = composer.apply(host, rules)
         item = {'name': host['name'], 'groups': host['groups']}
         item.update(host['vars'])

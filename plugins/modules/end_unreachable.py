@@ -22,6 +22,10 @@ description:
   - An action plugin that runs on the controller.
 author:
   - spice.streaming maintainers (@spice-streaming)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
 options:
   msg:
     description: Why the host did not answer (the message of the connection that failed).
@@ -35,12 +39,27 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: When run twice in a row with the same options, the second run reports no change.
     support: full
     details:
       - C(changed) is always false.
   platform:
     support: full
     platforms: posix
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  connection:
+    support: none
+    details:
+      - It runs on the controller and never connects to the host.
+  delegation:
+    support: none
 seealso:
   - module: ansible.builtin.ping
 '''

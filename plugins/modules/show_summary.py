@@ -22,6 +22,10 @@ description:
   - An action plugin that runs on the controller; it never connects to the host.
 author:
   - spice.streaming maintainers (@spice-streaming)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
 options:
   msg:
     description: The lines to print, as a list of strings or a string with line breaks.
@@ -35,12 +39,27 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: When run twice in a row with the same options, the second run reports no change.
     support: full
     details:
       - C(changed) is always false.
   platform:
     support: full
     platforms: posix
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  connection:
+    support: none
+    details:
+      - It runs on the controller and never connects to the host.
+  delegation:
+    support: none
 notes:
   - The lines go to the controller's standard output between the results of the callback; a
     stdout callback that writes JSON (C(ansible.posix.json)) gets them mixed into its output, so

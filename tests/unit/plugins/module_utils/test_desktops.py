@@ -239,8 +239,6 @@ def test_a_found_name_another_host_holds_is_qualified():
     assert [host['name'] for host in result['hosts']] == ['hv2~hv1']
 
 
-
-
 @pytest.mark.parametrize('now,status,words', [
     (info(), 'targeted', 'running with the stream channel'),
     (info(channel_state='connected'), 'targeted', 'agent connected'),
