@@ -224,11 +224,9 @@ def is_desktop(info):
     return 'spice' in (info.get('graphics') or [])
 
 
-def desktop_status(info, os_family='unknown'):
-    """``(groups, targeted, reason)`` of one desktop; ``targeted``: in ``streaming_guests``."""
+def _groups(info, os_family):
     groups = [GROUP_ALL, OS_GROUP_PREFIX + (os_family if os_family in OS_FAMILIES else 'other')]
     state = info.get('state')
-    running = state == 'running'
     if state == 'shut off':
         groups.append(GROUP_SHUT_OFF)
     elif state == 'paused':
@@ -239,26 +237,55 @@ def desktop_status(info, os_family='unknown'):
         groups.append(GROUP_AGENT_CONNECTED)
     elif info.get('active') and info.get('agent_channel_live') and info.get('agent_channel_state') != 'connected':
         groups.append(GROUP_AGENT_DISCONNECTED)
+    return groups
 
+
+def _status(info, os_family, before_host_side):
+    """``(targeted, reason, words)``: ``words`` the reason in a few words, for a summary line."""
+    state = info.get('state')
+    running = state == 'running'
     if state == 'shut off':
-        return groups, False, 'agent pending: desktop is shut off (it gets the agent on a run after it starts)'
+        return False, 'agent pending: desktop is shut off (it gets the agent on a run after it starts)', \
+            'desktop is shut off'
     if state == 'paused':
-        return groups, False, 'agent pending: desktop is paused'
+        return False, 'agent pending: desktop is paused', 'desktop is paused'
     if os_family == 'windows':
-        return groups, False, WINDOWS_REASON
+        return False, WINDOWS_REASON, 'Windows guest'
+    if running and not info.get('agent_channel_live') and before_host_side and not info.get('skipped'):
+        return True, ('running without the %s channel yet: the hypervisor side of this run gives it one '
+                      '(hot-plugged or at a restart), or it waits for a cold start' % STREAM_PORT_NAME), \
+            'running, stream channel to come'
     if running and not info.get('agent_channel_live'):
+        if info.get('skipped') and not info.get('agent_channel'):
+            return False, 'no %s channel, and the hypervisor side leaves it alone: %s' % (
+                STREAM_PORT_NAME, info.get('reason')), 'no stream channel, left alone by the hypervisor side'
         if info.get('agent_channel'):
-            return groups, False, ('agent pending: its definition has the %s channel but the running '
-                                   'desktop does not; it appears at the next cold start (shut down, '
-                                   'then start)' % STREAM_PORT_NAME)
-        return groups, False, ('no %s channel: run enable_streaming.yml (host side) on its hypervisor '
-                               'first' % STREAM_PORT_NAME)
+            return False, ('agent pending: its definition has the %s channel but the running desktop does '
+                           'not; it appears at the next cold start (shut down, then start)' % STREAM_PORT_NAME), \
+                'waits for a cold start'
+        return False, ('no %s channel: run enable_streaming.yml (host side) on its hypervisor first'
+                       % STREAM_PORT_NAME), 'no stream channel'
     if not running:
-        return groups, False, 'agent pending: desktop is %s' % (state or 'in an unknown state')
-    groups.append(GROUP_STREAMING)
+        words = 'desktop is %s' % (state or 'in an unknown state')
+        return False, 'agent pending: ' + words, words
     if info.get('agent_channel_state') == 'connected':
-        return groups, True, 'running with the stream channel; an agent holds it'
-    return groups, True, 'running with the stream channel; no agent holds it yet'
+        return True, 'running with the stream channel; an agent holds it', 'agent connected'
+    return True, 'running with the stream channel; no agent holds it yet', 'running with the stream channel'
+
+
+def desktop_status(info, os_family='unknown', before_host_side=False):
+    """``(groups, targeted, reason)`` of one desktop; ``targeted``: in ``streaming_guests``.
+
+    ``before_host_side``: the state was read before the hypervisor side of
+    ``enable_streaming.yml`` acts, which gives a running desktop the stream channel (live, or at
+    a restart): a running desktop without it is targeted then, unless the host side leaves it
+    alone (``skipped``).
+    """
+    groups = _groups(info, os_family)
+    targeted, reason, _words = _status(info, os_family, before_host_side)
+    if targeted:
+        groups.append(GROUP_STREAMING)
+    return groups, targeted, reason
 
 
 _INFO_KEYS = ('state', 'active', 'persistent', 'graphics', 'streaming_mode', 'streaming_mode_live',
@@ -266,16 +293,17 @@ _INFO_KEYS = ('state', 'active', 'persistent', 'graphics', 'streaming_mode', 'st
               'problems', 'skipped', 'reason')
 
 
-def desktop_vars(domain, hypervisor, info, guest=None, networks=(), interfaces=(), family='ipv4_first'):
+def desktop_vars(domain, hypervisor, info, guest=None, networks=(), interfaces=(), family='ipv4_first',
+                 before_host_side=False):
     """``(host_vars, groups)`` of one desktop.
 
     ``info``: libvirt_info's per-domain dict; ``guest``: libvirt_desktops.read_guest's
     result or None (then the OS is unknown and there is no address).  ``ansible_host`` is
-    set only when an address is chosen.
+    set only when an address is chosen.  ``before_host_side``: as for :func:`desktop_status`.
     """
     guest = guest or {}
     os_facts = guest_os(guest.get('os'), guest.get('libosinfo_id'))
-    groups, targeted, reason = desktop_status(info, os_facts['family'])
+    groups, targeted, reason = desktop_status(info, os_facts['family'], before_host_side)
     addresses = guest.get('addresses') or []
     host_vars = {
         'stream_agent_domain': domain,
@@ -342,3 +370,128 @@ def host_names(entries, taken=()):
                ', '.join("'%s' the one on %s" % (qualified_name(domain, hypervisor), hypervisor)
                          for hypervisor in others)))
     return names, warnings
+
+
+# ----------------------------------------------------------------------------- desktops a playbook finds
+
+PENDING = 'pending'
+NOT_TARGETED = 'not_targeted'
+
+
+def is_pending(info):
+    """Whether the agent simply waits for the desktop: shut off, paused, or waiting for a cold start."""
+    return info.get('state') in ('shut off', 'paused') or bool(
+        info.get('state') == 'running' and info.get('agent_channel') and not info.get('agent_channel_live'))
+
+
+def _domains_of(result):
+    """libvirt_domain_info's ``domains`` of a read that worked, else None (skipped, failed, unreachable)."""
+    if not isinstance(result, dict) or result.get('failed') or result.get('unreachable') or result.get('skipped'):
+        return None
+    domains = result.get('domains')
+    return domains if isinstance(domains, dict) else None
+
+
+def found_desktops(reads, taken=(), covered=()):
+    """The desktops a playbook adds to its inventory, and the ones it leaves for a later run.
+
+    ``reads``: ``[(hypervisor, result)]`` in hypervisor order, ``result`` being what
+    ``libvirt_domain_info`` with ``guest_agent`` returned on that hypervisor (a skipped,
+    failed or unreachable result is no read).  Read before the hypervisor side acts, so a
+    running desktop without the stream channel yet is taken (:func:`desktop_status`).
+    ``covered``: ``(hypervisor, domain)`` pairs a host of the inventory already stands for
+    (a hand-written guest): those are left to it.  ``taken``: host names already in the
+    inventory.
+
+    Returns ``{'hosts': [{'name', 'groups', 'vars'}], 'left': [{'hypervisor', 'domain',
+    'status', 'reason'}], 'warnings': [...]}``: ``hosts`` in hypervisor then domain order, what
+    ``add_host`` gets (the same variables and groups as the inventory plugin, ``vars`` with
+    ``ansible_host`` when an address was found); ``left`` the desktops not added, ``status``
+    :data:`PENDING` (shut off, paused, waiting for a cold start) or :data:`NOT_TARGETED`
+    (Windows, no channel and left alone by the host side), ``reason`` in a sentence and
+    ``words`` in a few words.
+    """
+    covered = {tuple(pair) for pair in covered}
+    chosen = []
+    left = []
+    for hypervisor, result in reads:
+        domains = _domains_of(result)
+        if domains is None:
+            continue
+        for domain in sorted(domains):
+            info = domains[domain]
+            if not is_desktop(info) or (hypervisor, domain) in covered:
+                continue
+            host_vars, groups = desktop_vars(domain, hypervisor, info, info.get('guest'), before_host_side=True)
+            if host_vars['spice_desktop_targeted']:
+                chosen.append((hypervisor, domain, info.get('state') == 'running', host_vars, groups))
+            else:
+                left.append({'hypervisor': hypervisor, 'domain': domain,
+                             'status': PENDING if is_pending(info) else NOT_TARGETED,
+                             'reason': host_vars['spice_desktop_reason'],
+                             'words': _status(info, host_vars['spice_desktop_os']['family'], True)[2]})
+    names, warnings = host_names([(hypervisor, domain, running) for hypervisor, domain, running, _v, _g in chosen],
+                                 taken=taken)
+    hosts = [{'name': names[(hypervisor, domain)], 'groups': groups, 'vars': host_vars}
+             for hypervisor, domain, _running, host_vars, groups in chosen]
+    return {'hosts': hosts, 'left': left, 'warnings': warnings}
+
+
+def desktop_now(result, domain, os_family='unknown', check_mode=False):
+    """Whether a found desktop can take the agent now, from a read made after the hypervisor side.
+
+    ``result``: ``libvirt_domain_info``'s result on its hypervisor (None, or a skipped or
+    failed read: not known).  Returns ``{'known': bool, 'targeted': bool, 'status':
+    'targeted' | PENDING | NOT_TARGETED, 'reason': sentence, 'words': the reason in a few words}``.
+    ``check_mode``: the hypervisor side only previewed its changes, so a running desktop still
+    without its channel is pending on them, not without a channel.
+    """
+    domains = _domains_of(result)
+    if domains is None:
+        return {'known': False, 'targeted': False, 'status': None, 'reason': None, 'words': None}
+    info = domains.get(domain)
+    if info is None:
+        return {'known': True, 'targeted': False, 'status': NOT_TARGETED,
+                'reason': 'domain %s is not on its hypervisor any more (removed or renamed during the run)' % domain,
+                'words': 'domain gone from its hypervisor'}
+    targeted, reason, words = _status(info, os_family, False)
+    if check_mode and not targeted and not info.get('agent_channel') and _status(info, os_family, True)[0]:
+        return {'known': True, 'targeted': False, 'status': PENDING,
+                'reason': ('check mode: the hypervisor side only previewed its changes; a real run gives the '
+                           'desktop its stream channel (hot-plugged or at a restart), or it waits for a cold start'),
+                'words': 'stream channel to come (check mode)'}
+    status = 'targeted' if targeted else PENDING if is_pending(info) else NOT_TARGETED
+    return {'known': True, 'targeted': targeted, 'status': status, 'reason': reason, 'words': words}
+
+
+def lookup(hostvars, host, name):
+    """``hostvars[host][name]``, or None (no such host or variable; an undefined value)."""
+    try:
+        return hostvars[host][name]
+    except Exception:  # pylint: disable=broad-exception-caught  # KeyError, or Ansible's undefined
+        return None
+
+
+def covered_pairs(existing, hostvars):
+    """``(hypervisor, domain)`` that the hosts ``existing`` stand for (hand-written guests, the plugin's).
+
+    ``hostvars``: a mapping of host name to its variables (a play's ``hostvars``).  A host
+    without ``stream_agent_hypervisor`` stands for no domain of a known hypervisor.
+    """
+    pairs = set()
+    for host in existing or ():
+        hypervisor = lookup(hostvars, host, 'stream_agent_hypervisor') if hostvars is not None else None
+        if hypervisor:
+            domain = lookup(hostvars, host, 'stream_agent_domain') or host
+            pairs.add((str(hypervisor), str(domain)))
+    return pairs
+
+
+def found_in_play(reads, hostvars=None, existing=(), taken=()):
+    """:func:`found_desktops` for a play: ``reads`` ``{hypervisor: result}`` (in play order),
+    ``existing`` the hosts of ``streaming_guests`` already (left to stand for their domains),
+    ``taken`` every host name of the inventory."""
+    pairs = list(reads.items()) if hasattr(reads, 'items') else [tuple(pair) for pair in reads]
+    return found_desktops([(str(hypervisor), result) for hypervisor, result in pairs],
+                          taken=set(taken or ()) | set(existing or ()),
+                          covered=covered_pairs(existing, hostvars))

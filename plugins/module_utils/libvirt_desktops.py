@@ -140,7 +140,7 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
     if state != 'running':
         guest['agent'] = 'not asked: the desktop is %s' % state
     elif not ask_agent:
-        guest['agent'] = 'not asked: the inventory has no read-write connection to this hypervisor'
+        guest['agent'] = 'not asked: no read-write connection to this hypervisor (libvirt asks guest agents only on one)'
     else:
         # A late call may still fill its own dict after this returned: it is not read then.
         answer = {}
@@ -187,9 +187,9 @@ def _refused(err):
     return err.get_error_code() in codes or 'Permission denied' in (err.get_error_message() or '')
 
 
-def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT):
+def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT, who='the inventory'):
     """A connection, read-write only when the guest agents are to be asked (libvirt's rule)."""
-    why = 'the inventory only reads'
+    why = '%s only reads' % who
     if not guest_agent:
         return libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why), True, None
     try:
@@ -200,8 +200,48 @@ def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT):
         conn = libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why)
         return conn, True, (
             'the QEMU guest agents of %s were not asked (no guest OS, no agent address): libvirt '
-            'allows them only on a read-write connection, which it refused (%s); allow the '
-            'inventory user read-write access, or set guest_agent: false' % (uri, err.msg))
+            'allows them only on a read-write connection, which it refused (%s); allow %s user '
+            'read-write access, or set guest_agent: false' % (uri, err.msg, who))
+
+
+def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGENT_TIMEOUT,
+                sources=ADDRESS_SOURCES, enough=None, osinfo=True):
+    """:func:`read_guest` for every desktop of ``desktops`` (name: libvirt_info's dict), over ``pool``.
+
+    Returns ``{name: read_guest's dict}``; a desktop gone since it was read is left out.
+    StreamingError when the connection to libvirt is lost.
+    """
+    libvirt = libvirt_streaming.libvirt
+    try:
+        listed = {dom.name(): dom for dom in conn.listAllDomains(0)}
+    except libvirt.libvirtError as err:
+        raise StreamingError('lost the connection to libvirt at %s after reading the domains (%s)'
+                             % (uri, _message(err)), uri=uri) from err
+    items = [SelectedDomain(name, listed[name], False, info['active'], info['persistent'])
+             for name, info in desktops.items() if name in listed]
+
+    def one(worker, item):
+        try:
+            dom = worker.domain(item)
+        except libvirt.libvirtError:
+            return None   # gone since it was read
+        return read_guest(dom, desktops[item.name]['state'], not read_only, agent_timeout,
+                          sources, enough, osinfo)
+
+    outcomes = pool.map(one, items)
+    error = first_error(outcomes)
+    if error is not None:
+        raise StreamingError('lost the connection to libvirt at %s while asking the desktops\' guest '
+                             'agents (%s)' % (uri, _message(error)), uri=uri) from error
+    return {item.name: outcome.value for item, outcome in zip(items, outcomes) if outcome.value is not None}
+
+
+def _close(pool, conn):
+    pool.close()
+    try:
+        conn.close()
+    except libvirt_streaming.libvirt.libvirtError:
+        pass
 
 
 def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, guest_agent=True,
@@ -222,43 +262,42 @@ def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, gues
         if pool.note():
             notes.append(pool.note())
         desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
-        libvirt = libvirt_streaming.libvirt
-        try:
-            listed = {dom.name(): dom for dom in conn.listAllDomains(0)}
-        except libvirt.libvirtError as err:
-            raise StreamingError('lost the connection to libvirt at %s after reading the domains (%s)'
-                                 % (uri, _message(err)), uri=uri) from err
-        items = [SelectedDomain(name, listed[name], False, info['active'], info['persistent'])
-                 for name, info in desktops.items() if name in listed]
-
-        def one(worker, item):
-            try:
-                dom = worker.domain(item)
-            except libvirt.libvirtError:
-                return None   # gone since it was read
-            return read_guest(dom, desktops[item.name]['state'], not read_only, agent_timeout,
-                              sources, enough, osinfo)
-
-        outcomes = pool.map(one, items)
-        error = first_error(outcomes)
-        if error is not None:
-            raise StreamingError('lost the connection to libvirt at %s while asking the desktops\' guest '
-                                 'agents (%s)' % (uri, _message(error)), uri=uri) from error
-        guests = {item.name: outcome.value for item, outcome in zip(items, outcomes)}
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, sources, enough, osinfo)
         return {
             'hypervisor': result['hypervisor'],
             'uri': uri,
             'domains_read': len(result['domains']),
-            'desktops': {name: {'info': info, 'guest': guests.get(name)}
-                         for name, info in desktops.items() if guests.get(name) is not None},
+            'desktops': {name: {'info': info, 'guest': guests[name]}
+                         for name, info in desktops.items() if name in guests},
             'notes': notes,
         }
     finally:
-        pool.close()
-        try:
-            conn.close()
-        except libvirt_streaming.libvirt.libvirtError:
-            pass
+        _close(pool, conn)
+
+
+def read_host_with_guests(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT,
+                          agent_timeout=DEFAULT_AGENT_TIMEOUT, request=None, overrides=()):
+    """``libvirt_info.read_host``'s result, each SPICE desktop's dict with a ``guest`` key.
+
+    What ``libvirt_domain_info`` returns with ``guest_agent``: the same selection rules
+    and the same per-domain state, plus :func:`read_guest`'s answer (every address
+    source read, so the caller chooses) for the domains with SPICE graphics.  The
+    connection is read-write, as libvirt requires for the guest agent; when the
+    hypervisor refuses that, it reads read-only and says so in ``warnings``.
+    """
+    conn, read_only, note = _open(uri, True, timeout, who='this module')
+    pool = ConnectionPool(conn, uri, parallel, read_only=read_only, timeout=timeout)
+    try:
+        result = gather(conn, uri, list(names), list(exclude), pool=pool, request=request,
+                        overrides=overrides)
+        result['warnings'].extend(text for text in (note, pool.note()) if text)
+        desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout)
+        for name, guest in guests.items():
+            result['domains'][name]['guest'] = guest
+        return result
+    finally:
+        _close(pool, conn)
 
 
 def read_many(items, read, workers, timeout):

@@ -11,13 +11,15 @@ module: libvirt_domain_info
 short_description: Read the SPICE video streaming state of libvirt domains
 version_added: 0.2.0
 description:
-  - Reads, in one pass over one read-only connection, what the selected libvirt domains of a
+  - Reads, in one pass over read-only connections, what the selected libvirt domains of a
     hypervisor say about SPICE streaming; that is the streaming mode and the
     C(org.spice-space.stream.0) channel of the persistent definition, the same in the running
     domain, whether a process in the guest holds that channel open, what waits for a cold start,
     and what would stop M(spice.streaming.libvirt_domain) on the domain.
   - Per domain it reads only the inactive XML of a persistent domain and the live XML of a running
     one, and keeps a small summary, never the XML. Nothing is changed, and no secret is read.
+  - With O(guest_agent), it also asks the QEMU guest agents of the running SPICE domains what OS
+    runs in them and which addresses they have, over a read-write connection (libvirt's rule).
   - Selects domains with the same options and the same rules as M(spice.streaming.libvirt_domain).
     O(name) defaults to every domain.
   - An exact name that matches no domain does not fail the task, unlike in
@@ -96,6 +98,27 @@ options:
             description: Whether these domains carry the stream channel.
             type: str
             choices: [present, absent]
+  guest_agent:
+    description:
+      - Also ask the QEMU guest agent (channel C(org.qemu.guest_agent.0), C(qemu-guest-agent) in the
+        guest) of every running domain with SPICE graphics for its OS and addresses, and read
+        libvirt's DHCP leases and ARP table for its addresses, as the
+        P(spice.streaming.desktops#inventory) inventory plugin does; the answer is in
+        RV(domains.guest).
+      - libvirt lets a client talk to a guest agent only over a read-write connection, so the module
+        opens one (it still calls nothing that changes anything); when the hypervisor refuses it,
+        the module reads read-only, without the agents, and warns.
+      - C(enable_streaming.yml) sets it to find the desktops of the hypervisors (C(streaming_discover_guests)).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  guest_agent_timeout:
+    description:
+      - Seconds one domain's guest agent gets to answer; a domain whose agent does not answer in
+        time is described without it (RV(domains.guest.agent) says so). Only with O(guest_agent).
+    type: float
+    default: 5
+    version_added: 0.2.0
 attributes:
   check_mode:
     support: full
@@ -159,6 +182,18 @@ EXAMPLES = r'''
     msg: >-
       {{ fleet.domains | dict2items | selectattr('value.compliance', 'equalto', 'not_compliant')
          | map(attribute='key') }}
+
+- name: The running desktops' OS and addresses, from their QEMU guest agents
+  spice.streaming.libvirt_domain_info:
+    name: ['vdi-*']
+    guest_agent: true
+  register: desktops
+
+- name: The desktops whose guest agent answered
+  ansible.builtin.debug:
+    msg: >-
+      {{ desktops.domains | dict2items | selectattr('value.guest', 'defined')
+         | selectattr('value.guest.agent', 'equalto', 'answered') | map(attribute='key') }}
 
 - name: Three desktops named exactly; fail if one of them does not exist (after reading the others)
   spice.streaming.libvirt_domain_info:
@@ -306,6 +341,36 @@ domains:
       type: list
       elements: str
       version_added: 0.2.0
+    guest:
+      description:
+        - What the QEMU guest agent, libvirt's DHCP leases and the ARP table say of a domain with
+          SPICE graphics; only with O(guest_agent).
+      returned: when O(guest_agent) is true, for domains with SPICE graphics
+      type: dict
+      version_added: 0.2.0
+      contains:
+        agent:
+          description: V(answered), or why the guest agent was not asked or did not answer.
+          type: str
+          sample: "not asked: the desktop is shut off"
+        os:
+          description:
+            - The C(os.*) keys of libvirt's C(guestInfo) without the prefix (C(id), C(name),
+              C(pretty-name), C(version), C(version-id), C(kernel-release), C(machine)); V(null)
+              when the agent did not answer.
+          type: dict
+          sample: {id: debian, name: Debian GNU/Linux, version-id: '12'}
+        libosinfo_id:
+          description: The libosinfo OS id of the definition's metadata, read when the agent did not answer.
+          type: str
+          sample: http://debian.org/debian/12
+        addresses:
+          description:
+            - Addresses, guest agent's first (inside the guest), then DHCP leases, then ARP
+              (seen from the hypervisor), each with C(address), C(prefix), C(family) (V(ipv4) or
+              V(ipv6)), C(interface), C(hwaddr) and C(source) (V(agent), V(lease), V(arp)).
+          type: list
+          elements: dict
   sample:
     vdi-001:
       active: true
@@ -411,6 +476,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect im
     libvirt_argument_spec,
     option_problem,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_desktops import read_host_with_guests
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import read_host
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
     StreamingError,
@@ -431,6 +497,8 @@ def argument_spec():
     asked = streaming_argument_spec()
     asked['overrides'] = overrides_argument_spec()
     spec['compare_with'] = dict(type='dict', options=asked)
+    spec['guest_agent'] = dict(type='bool', default=False)
+    spec['guest_agent_timeout'] = dict(type='float', default=5.0)
     return spec
 
 
@@ -446,9 +514,17 @@ def main():
         asked = params['compare_with']
         request = StreamingRequest(asked['streaming_mode'], asked['agent_channel'])
         overrides = override_requests(asked['overrides'], request)
+    if params['guest_agent_timeout'] <= 0:
+        module.fail_json(msg='guest_agent_timeout must be more than 0 seconds, got %s' % params['guest_agent_timeout'])
     try:
-        result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'],
-                           timeout=params['libvirt_timeout'], request=request, overrides=overrides or ())
+        if params['guest_agent']:
+            result = read_host_with_guests(params['uri'], params['name'], params['exclude'], params['parallel'],
+                                           timeout=params['libvirt_timeout'],
+                                           agent_timeout=params['guest_agent_timeout'],
+                                           request=request, overrides=overrides or ())
+        else:
+            result = read_host(params['uri'], params['name'], params['exclude'], params['parallel'],
+                               timeout=params['libvirt_timeout'], request=request, overrides=overrides or ())
     except StreamingError as err:
         details = {'changed': False}
         details.update(err.details)

@@ -57,6 +57,11 @@ SSH_OPTIONS = ('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/
                '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=8')
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 
+# qemu-guest-agent's port (the image runs qemu-guest-agent); libvirt picks the socket on the host side.
+GUEST_AGENT_CHANNEL = """<channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>"""
+
 STREAM_CHANNEL = """<channel type='spiceport'>
       <source channel='org.spice-space.stream.0'/>
       <target type='virtio' name='org.spice-space.stream.0'/>

@@ -25,6 +25,12 @@ connected to 127.0.0.1; QEMU's own command line says which mode it runs with.
 Tests run in file order and each brings the desktop to the state it needs through the
 playbooks (a no-op when the previous test left it there), so one can run alone with ``-k``.
 
+The guest side runs as a user with only a hypervisor inventory would run it: nothing in the
+inventory names the desktop; ``streaming_discover_guests`` finds it on the hypervisor, and its QEMU
+guest agent reports its OS and address. That address is QEMU user networking's (10.0.2.15), which
+nothing outside the guest reaches: ``streaming_discover_compose`` points Ansible at the forwarded
+SSH port on 127.0.0.1 instead, as a user with port forwards does; the address is only shown.
+
 The agent in the guest is the project's stand-in (tests/support/stand_in_agent, a TEST DOUBLE
 of spice-streaming-agent: Debian ships no agent); it speaks the real stream-device protocol
 to the real spice-server and captures the real X display. Everything else is real.
@@ -44,6 +50,7 @@ from tests.support import x11_colour_bars
 from tests.support.collection_path import REPO_ROOT
 from tests.support.e2e_desktop import has_stream_port, show_window, start_xorg, stop_windows, streaming_video
 from tests.support.figures import write_past_capture
+from tests.support.guest_vm import GUEST_AGENT_CHANNEL
 from tests.support.libvirt_env import run_playbook
 from tests.support.spice_client import frames, observe, primary, stream
 from tests.support.stand_in_agent.build_deb import build_deb
@@ -54,6 +61,7 @@ BOOT_TIMEOUT = 900          # TCG on a loaded 2-core machine; every wait returns
 PLAYBOOK_TIMEOUT = 1500     # a restart waits for the ACPI shutdown (300 s) and the guest side for the boot
 SESSION = ':1'              # the user's X session (Xvfb + dex), where the agent runs
 SESSION_SIZE = (320, 240)   # small, so a TCG guest captures and encodes it at the asked rate
+USER_NET_ADDRESS = '10.0.2.15'   # what the guest agent reports: inside the guest only, never connected to
 FRAMERATE = 5               # what the autostart entry asks the agent for
 AGENT_EVENTS = '/tmp/spice-streaming-agent-test-double-1000.jsonl'   # the session user desk, uid 1000
 AUTOSTART = '/etc/xdg/autostart/spice-streaming.desktop'
@@ -95,14 +103,17 @@ class Desktop:
         if guests:
             if self.deb is None:
                 self.deb = build_deb(self.workdir, version='0.3-1')
-            guest = self.vm.ansible_host_vars()
-            guest.update({
-                'stream_agent_package': self.deb,
-                'stream_agent_framerate': FRAMERATE,
-                'stream_agent_domain': self.vm.name,
-                'stream_agent_hypervisor': 'localhost',
-            })
-            inventory['streaming_guests'] = {'hosts': {self.vm.name: guest}}
+            # The desktop is found on the hypervisor; what every desktop shares goes to the group,
+            # where each one is reached (its forwarded port) to the hypervisor's compose.
+            hypervisor['streaming_discover_guests'] = True
+            hypervisor['streaming_discover_compose'] = {
+                'ansible_host': "'127.0.0.1'",
+                'ansible_port': '%s[stream_agent_domain]' % json.dumps({self.vm.name: self.vm.ssh_port}),
+            }
+            shared = self.vm.ansible_host_vars()
+            shared = {key: value for key, value in shared.items() if key not in ('ansible_host', 'ansible_port')}
+            shared.update({'stream_agent_package': self.deb, 'stream_agent_framerate': FRAMERATE})
+            inventory['streaming_guests'] = {'vars': shared}
         path = os.path.join(self.workdir, 'inventory.yml')
         with open(path, 'w', encoding='utf-8') as handle:
             yaml.safe_dump(inventory, handle)
@@ -138,6 +149,17 @@ class Desktop:
             self.vm.start()
         self.vm.wait_ssh(BOOT_TIMEOUT)
         _figure('boot (or wait for the restarted guest)', started)
+
+    def found(self, stdout):
+        """What the playbook said when it added the desktop it found: OS, reported address, where it connects."""
+        match = re.search(r'^ok: \[localhost\] => \(item=%s \((.*)\)\)$' % re.escape(self.vm.name), stdout, re.M)
+        assert match, stdout[-6000:]
+        return match.group(1)
+
+    def summary_line(self, stdout, label):
+        found = [line for line in stdout.splitlines() if line.startswith('  %s: ' % label)]
+        assert len(found) == 1, stdout[-6000:]
+        return found[0]
 
     def restarted_by_acpi(self, stdout):
         """True when the playbook's report says it restarted this desktop through ACPI."""
@@ -193,7 +215,7 @@ def desktop(module_guest_vms, tmp_path_factory, request):
     os.chmod(workdir, 0o755)
     started = time.monotonic()
     FIGURES['load average at the start'] = [round(load, 1) for load in os.getloadavg()]
-    desk = Desktop(module_guest_vms.new('desk'), str(workdir))
+    desk = Desktop(module_guest_vms.new('desk', extra_devices=[GUEST_AGENT_CHANNEL]), str(workdir))
     yield desk
     _figure('module', started)
     FIGURES['load average at the end'] = [round(load, 1) for load in os.getloadavg()]
@@ -249,9 +271,18 @@ def test_guest_encoding_streams_the_agent_picture(desktop):
     entry = desktop.vm.ssh('grep ^Exec= %s' % AUTOSTART).stdout
     assert 'framerate=%d' % FRAMERATE in entry, entry
 
-    # The playbook's last play asked the hypervisor: a fresh boot, nobody logged in yet.
-    name = re.escape(desktop.vm.name)
-    assert re.search(r'"%s": "not connected: no graphical session runs yet' % name, stdout), stdout
+    if was_running_without_channel:
+        # Found on the hypervisor, not in the inventory: its guest agent said what it runs and where it
+        # is, and Ansible went to the forwarded port, never to that address.
+        found = desktop.found(stdout)
+        assert found.startswith('Debian GNU/Linux 12'), found
+        assert 'reports %s' % USER_NET_ADDRESS in found, found
+        assert found.endswith('connect to 127.0.0.1:%d' % desktop.vm.ssh_port), found
+
+    # The playbook's summary, after the hypervisor was asked: a fresh boot, nobody logged in yet.
+    name = desktop.vm.name
+    assert desktop.summary_line(stdout, 'agent not connected').startswith(
+        '  agent not connected: 1 (%s (no graphical session runs yet' % name), stdout
 
     desktop.end_session()
     desktop.start_session()
@@ -264,8 +295,9 @@ def test_guest_encoding_streams_the_agent_picture(desktop):
                           timeout=PLAYBOOK_TIMEOUT)
     _figure('enable_streaming.yml --tags verify', started)
     assert verify.returncode == 0, verify.stdout[-6000:] + verify.stderr[-3000:]
-    assert re.search(r'"%s": "connected: the agent in %s holds the stream port of domain %s on localhost"'
-                     % (name, name, name), verify.stdout), verify.stdout
+    assert re.search(r'"msg": "connected: the agent in %s holds the stream port of domain %s on localhost"'
+                     % (re.escape(name), re.escape(name)), verify.stdout), verify.stdout
+    assert desktop.summary_line(verify.stdout, 'agent connected') == '  agent connected: 1 (%s)' % name
 
     width, height = SESSION_SIZE
     points = x11_colour_bars.inner_points(width, height)

@@ -179,3 +179,97 @@ def test_a_name_an_earlier_source_holds_is_never_overwritten():
 def test_qualified_names_never_use_an_at_sign():
     # ssh would read 'desk@hv2' as the user desk on the host hv2.
     assert '@' not in d.qualified_name('desk', 'hv2')
+
+
+# ------------------------------------------------------------------ desktops a playbook finds
+
+def with_guest(state_info, os_id='debian', addresses=()):
+    state_info = dict(state_info)
+    state_info['guest'] = {'agent': 'answered', 'os': {'id': os_id, 'name': os_id}, 'libosinfo_id': None,
+                           'addresses': list(addresses)}
+    return state_info
+
+
+def read(**domains):
+    return {'changed': False, 'hypervisor': 'hv', 'domains': domains}
+
+
+def test_before_the_host_side_a_running_desktop_without_its_channel_is_taken():
+    groups, targeted, reason = d.desktop_status(info(channel_live=False, channel=False), 'linux',
+                                                before_host_side=True)
+    assert targeted and 'streaming_guests' in groups and 'gives it one' in reason
+    # Not when the host side leaves it alone (transient), and never as the inventory reads it.
+    transient = dict(info(channel_live=False, channel=False), skipped=True, reason='transient')
+    assert d.desktop_status(transient, 'linux', before_host_side=True)[1] is False
+    assert 'leaves it alone: transient' in d.desktop_status(transient, 'linux')[2]
+    assert d.desktop_status(info(channel_live=False, channel=False), 'linux')[1] is False
+
+
+def test_found_desktops_takes_running_ones_and_leaves_the_others_with_the_reason():
+    reads = [
+        ('hv1', read(run=with_guest(info(), addresses=[addr('10.0.2.15')]),
+                     cold=with_guest(info(channel_live=False, channel=False)),
+                     off=info(state='shut off'), paused=info(state='paused'),
+                     win=with_guest(info(), os_id='mswindows'),
+                     vnc=info(graphics=('vnc',)), hand=info())),
+        ('hv2', {'failed': True, 'msg': 'libvirt is down'}),
+        ('hv3', {'skipped': True}),
+        ('hv4', read(run=info(state='running'))),
+    ]
+    result = d.found_desktops(reads, taken={'hv1', 'hv4', 'hand'}, covered={('hv1', 'hand')})
+    hosts = {host['name']: host for host in result['hosts']}
+    # 'run' is on hv1 and hv4 and runs on both: the first listed keeps the name, with a warning.
+    assert set(hosts) == {'run', 'cold', 'run~hv4'}
+    assert hosts['run']['vars']['ansible_host'] == '10.0.2.15'
+    assert hosts['run']['vars']['stream_agent_hypervisor'] == 'hv1'
+    assert hosts['run~hv4']['vars']['stream_agent_domain'] == 'run'
+    assert 'ansible_host' not in hosts['run~hv4']['vars']
+    assert 'streaming_guests' in hosts['cold']['groups'] and hosts['cold']['vars']['spice_desktop_targeted']
+    assert len(result['warnings']) == 1 and "'run' is on 2 hypervisors" in result['warnings'][0]
+    left = {entry['domain']: entry for entry in result['left']}
+    assert set(left) == {'off', 'paused', 'win'}   # vnc is no desktop; hand is the hand-written host's
+    assert (left['off']['status'], left['off']['words']) == ('pending', 'desktop is shut off')
+    assert (left['paused']['status'], left['paused']['words']) == ('pending', 'desktop is paused')
+    assert (left['win']['status'], left['win']['words']) == ('not_targeted', 'Windows guest')
+    assert left['off']['reason'].startswith('agent pending: desktop is shut off')
+
+
+def test_a_found_name_another_host_holds_is_qualified():
+    result = d.found_desktops([('hv1', read(hv2=info()))], taken={'hv2'})
+    assert [host['name'] for host in result['hosts']] == ['hv2~hv1']
+
+
+@pytest.mark.parametrize('now,status,words', [
+    (info(), 'targeted', 'running with the stream channel'),
+    (info(channel_state='connected'), 'targeted', 'agent connected'),
+    (info(channel_live=False, restart=('agent_channel',)), 'pending', 'waits for a cold start'),
+    (info(state='shut off'), 'pending', 'desktop is shut off'),
+    (info(channel_live=False, channel=False), 'not_targeted', 'no stream channel'),
+])
+def test_desktop_now_after_the_host_side(now, status, words):
+    got = d.desktop_now(read(desk=now), 'desk', 'linux')
+    assert got['known'] and got['status'] == status and got['words'] == words
+    assert got['targeted'] is (status == 'targeted')
+
+
+def test_desktop_now_without_a_read_knows_nothing_and_a_vanished_domain_is_said():
+    for result in (None, {'skipped': True}, {'failed': True}, {'unreachable': True, 'msg': 'x'}):
+        assert d.desktop_now(result, 'desk')['known'] is False
+    gone = d.desktop_now(read(other=info()), 'desk')
+    assert gone['known'] and not gone['targeted'] and 'not on its hypervisor any more' in gone['reason']
+
+
+def test_covered_pairs_read_the_hosts_mapping():
+    hostvars = {'hand': {'stream_agent_hypervisor': 'hv1'},
+                'mapped': {'stream_agent_hypervisor': 'hv2', 'stream_agent_domain': 'vdi-7'},
+                'loose': {}}
+    assert d.covered_pairs(['hand', 'mapped', 'loose', 'missing'], hostvars) == {('hv1', 'hand'), ('hv2', 'vdi-7')}
+
+
+def test_desktop_now_in_check_mode_waits_on_the_preview():
+    now = d.desktop_now(read(desk=info(channel_live=False, channel=False)), 'desk', 'linux', check_mode=True)
+    assert now['status'] == 'pending' and now['words'] == 'stream channel to come (check mode)'
+    # What check mode cannot change is said as in a real run.
+    assert d.desktop_now(read(desk=info(state='shut off')), 'desk', 'linux', check_mode=True)['words'] == \
+        'desktop is shut off'
+    assert d.desktop_now(read(desk=info()), 'desk', 'windows', check_mode=True)['words'] == 'Windows guest'

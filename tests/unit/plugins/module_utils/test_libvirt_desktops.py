@@ -134,3 +134,20 @@ def test_read_many_bounds_workers_and_time_and_keeps_order():
     assert [value for value, _error, _seconds in results] == ['A', None, 'B', None, 'C', 'D', 'E']
     assert results[1][1] is ld.LATE
     assert isinstance(results[3][1], StreamingError)
+
+
+def test_read_host_with_guests_is_the_info_result_with_the_guest_of_each_spice_domain(conn):
+    conn.define('q35-spice-streaming-filter.xml', 'sst-unit-g-off')
+    conn.define('q35-vnc-only.xml', 'sst-unit-g-vnc')
+    conn.define('q35-spice-virtmanager.xml', 'sst-unit-g-run').create()
+    result = ld.read_host_with_guests(URI, ['sst-unit-g-*', 'sst-unit-g-missing'], parallel=2)
+    # libvirt_domain_info's shape: summary, missing names with their warning, every domain read.
+    assert set(result['domains']) == {'sst-unit-g-off', 'sst-unit-g-vnc', 'sst-unit-g-run'}
+    assert result['missing_domains'] == ['sst-unit-g-missing'] and result['summary']['domains'] == 3
+    assert any('sst-unit-g-missing' in text for text in result['warnings'])
+    assert 'guest' not in result['domains']['sst-unit-g-vnc']
+    assert result['domains']['sst-unit-g-off']['guest']['agent'] == 'not asked: the desktop is shut off'
+    running = result['domains']['sst-unit-g-run']['guest']
+    assert running['agent'].startswith('no answer: ')
+    # Every source read (no 'enough'): the caller chooses the address.
+    assert [entry['source'] for entry in running['addresses']][:1] == ['lease']
