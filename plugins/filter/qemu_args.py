@@ -37,11 +37,15 @@ def _argument_list(value):
     return args
 
 
-def qemu_args(value, streaming_mode=None, agent_channel=None):
-    """Return ``value`` (QEMU arguments) brought to the asked streaming state."""
+def qemu_args(value, streaming_mode=None, agent_channel=None, **settings):
+    """Return ``value`` (QEMU arguments) brought to the asked streaming state.
+
+    Every setting of ``module_utils/settings.py`` is a keyword (``image_compression='glz'``);
+    the first two may also be given by position, as they always could.
+    """
     try:
         outcome = apply_streaming(_argument_list(value), streaming_mode, agent_channel,
-                                  require_spice=False)
+                                  require_spice=False, **settings)
     except QemuCmdlineError as err:
         raise AnsibleFilterError('spice.streaming.qemu_args: %s' % err) from err
     for warning in outcome.warnings:

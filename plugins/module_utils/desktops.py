@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import STREAM_PORT_NAME
+from ansible_collections.spice.streaming.plugins.module_utils.settings import STREAM_PORT_NAME
 
 # Every desktop the plugin found.
 GROUP_ALL = 'spice_desktops'

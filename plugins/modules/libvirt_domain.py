@@ -440,10 +440,10 @@ from ansible_collections.spice.streaming.plugins.module_utils import libvirt_tas
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import libvirt_argument_spec
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingRun
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
-    AGENT_CHANNEL_STATES,
-    STREAMING_MODES,
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
+    override_argument_spec,
     streaming_argument_spec,
+    values_from,
 )
 
 
@@ -453,10 +453,7 @@ def argument_spec():
     spec.update(
         require_match=dict(type='bool', default=False),
         unfit_domains=dict(type='str', default='fail', choices=['fail', 'skip']),
-        overrides=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='list', elements='str', required=True),
-            streaming_mode=dict(type='str', choices=list(STREAMING_MODES), aliases=['mode']),
-            agent_channel=dict(type='str', choices=list(AGENT_CHANNEL_STATES)))),
+        overrides=dict(type='list', elements='dict', default=[], options=override_argument_spec()),
         live=dict(type='bool', default=True),
         backup=dict(type='bool', default=False),
         backup_dir=dict(type='path', default='/var/lib/spice-streaming/backups'),
@@ -467,15 +464,13 @@ def argument_spec():
 
 def _overrides(params, default):
     """Each override's request: what it sets, the task's value for what it leaves out."""
-    return [(override['name'], StreamingRequest(
-        override['streaming_mode'] if override['streaming_mode'] is not None else default.streaming_mode,
-        override['agent_channel'] if override['agent_channel'] is not None else default.agent_channel))
-        for override in params['overrides']]
+    return [(override['name'], StreamingRequest(**values_from(override)).over(default))
+            for override in params['overrides']]
 
 
 def run_module(module):
     params = module.params
-    request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
+    request = StreamingRequest(**values_from(params))
 
     def make_run(conn, pool):
         return StreamingRun(

@@ -168,7 +168,7 @@ def test_a_saved_state_without_the_change_waits_for_it_to_be_discarded():
     for gap in gaps:
         assert 'the saved state' in gap['reason'] and 'running domain' not in gap['reason']
         assert 'virsh managedsave-remove' in gap['reason'] and 'cold start' in gap['reason']
-    assert 'was saved streaming with all' in gaps[0]['reason']
+    assert 'was saved with streaming mode all' in gaps[0]['reason']
 
 
 def test_a_saved_state_like_its_definition_waits_for_nothing():
