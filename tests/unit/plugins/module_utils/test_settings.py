@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The settings registry (module_utils/settings.py) and the static text that must say the same.
+
+Python reads the registry; YAML and documentation cannot import it. These tests are the
+contract that holds them equal: the doc fragment, the modules' DOCUMENTATION and RETURN, the
+role's argument specs, defaults and task, and disable_streaming.yml. Each failure names the
+file to update.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.spice.streaming.plugins.doc_fragments.streaming import ModuleDocFragment
+from ansible_collections.spice.streaming.plugins.module_utils import settings
+from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
+from ansible_collections.spice.streaming.plugins.modules import libvirt_domain, libvirt_domain_info, qemu_cmdline
+from ansible_collections.spice.streaming.plugins.plugin_utils.leave_null import LEAVE_WHEN_NULL, _without_nulls
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROLE = os.path.join(ROOT, 'roles', 'host_streaming')
+
+
+def load(*parts):
+    with open(os.path.join(ROOT, *parts), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def test_every_setting_is_named_once_and_graphics_settings_follow_libvirts_order():
+    assert len(settings.NAMES) == len(set(settings.NAMES)) == len(settings.SETTINGS)
+    elements = [item.element for item in settings.GRAPHICS_SETTINGS]
+    assert len(elements) == len(set(elements))
+    assert all(element in settings.GRAPHICS_CHILD_ORDER for element in elements)
+    assert {item.qemu_key for item in settings.GRAPHICS_SETTINGS}.isdisjoint({None})
+    for item in settings.GRAPHICS_SETTINGS:
+        assert item.runs_when_absent in item.choices, item
+        assert item.spice_app_forces in (None,) + item.choices, item
+
+
+def test_the_modules_take_every_setting_with_its_choices():
+    for spec in (libvirt_domain.argument_spec(), qemu_cmdline.argument_spec()):
+        for item in settings.SETTINGS:
+            assert spec[item.name] == dict(type='str', choices=list(item.choices)), item
+    overrides = libvirt_domain.argument_spec()['overrides']['options']
+    assert set(overrides) == {'name'} | set(settings.NAMES)
+    for item in settings.SETTINGS:
+        assert overrides[item.name]['choices'] == list(item.choices)
+        assert overrides[item.name].get('aliases', []) == list(item.aliases)
+
+
+def test_the_doc_fragment_documents_each_setting_as_the_registry_does():
+    """plugins/doc_fragments/streaming.py: ansible-doc reads static text, so it is checked here."""
+    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert list(options) == list(settings.NAMES)
+    for item in settings.SETTINGS:
+        assert options[item.name] == dict(description=list(item.doc), type='str', choices=list(item.choices)), item
+
+
+def test_libvirt_domain_documents_each_setting_in_its_overrides():
+    doc = yaml.safe_load(libvirt_domain.DOCUMENTATION)
+    suboptions = doc['options']['overrides']['suboptions']
+    assert set(suboptions) == {'name'} | set(settings.NAMES)
+    for item in settings.SETTINGS:
+        assert suboptions[item.name]['choices'] == list(item.choices), item
+        assert suboptions[item.name].get('aliases', []) == list(item.aliases), item
+        assert 'O(overrides[].%s)' % item.name in ' '.join(doc['options']['overrides']['description']), item
+
+
+@pytest.mark.parametrize('module', [libvirt_domain, libvirt_domain_info], ids=['libvirt_domain', 'libvirt_domain_info'])
+def test_restart_required_names_every_setting_as_a_change(module):
+    returned = yaml.safe_load(module.RETURN)
+    change = returned['domains']['contains']['restart_required']['contains']['change']['description']
+    for item in settings.SETTINGS:
+        assert 'V(%s)' % item.name in change, item
+
+
+def test_the_info_module_returns_a_field_pair_and_counts_for_each_setting():
+    returned = yaml.safe_load(libvirt_domain_info.RETURN)
+    fields = returned['domains']['contains']
+    summary = returned['summary']['contains']
+    for item in settings.GRAPHICS_SETTINGS:
+        assert fields[item.name]['type'] == fields[item.name + '_live']['type'] == 'str', item
+        assert set(item.choices) <= set(summary[item.summary_key]['sample']), item
+    sample = returned['domains']['sample']
+    for info in sample.values():
+        assert {item.name for item in settings.GRAPHICS_SETTINGS} <= set(info)
+
+
+def test_the_role_takes_each_setting_as_the_registry_says():
+    """roles/host_streaming: defaults, argument specs (main entry point) and the module task."""
+    defaults = load('roles', 'host_streaming', 'defaults', 'main.yml')
+    specs = load('roles', 'host_streaming', 'meta', 'argument_specs.yml')['argument_specs']['main']['options']
+    for item in settings.SETTINGS:
+        assert defaults[item.role_var] == item.role_default, item
+        spec = specs[item.role_var]
+        assert spec['type'] == 'str' and spec.get('default') == item.role_default, item
+        # null, "null" (from -e) and "" mean: leave it as it is.
+        assert spec['choices'] == list(item.choices) + ['null', ''], item
+    overrides = specs['host_streaming_overrides']['options']
+    assert set(overrides) == {'name'} | set(settings.NAMES) | {alias for item in settings.SETTINGS
+                                                              for alias in item.aliases}
+    for item in settings.SETTINGS:
+        for key in (item.name,) + item.aliases:
+            assert overrides[key]['choices'] == list(item.choices), (item, key)
+    tasks = load('roles', 'host_streaming', 'tasks', 'main.yml')
+    module_args = next(task['spice.streaming.libvirt_domain'] for task in tasks
+                       if 'spice.streaming.libvirt_domain' in task)
+    for item in settings.SETTINGS:
+        assert item.role_var in module_args[item.name], item
+
+
+def test_disable_streaming_says_what_each_setting_becomes():
+    """Every setting is given there, so that no inventory value of it leaks into a disable."""
+    play = load('playbooks', 'disable_streaming.yml')[0]
+    role = play['roles'][0]
+    for item in settings.SETTINGS:
+        assert item.role_var in role, item
+
+
+def test_null_is_left_out_for_every_setting_and_alias():
+    assert set(LEAVE_WHEN_NULL) == set(settings.NAMES) | {alias for item in settings.SETTINGS
+                                                          for alias in item.aliases}
+    args = dict.fromkeys(LEAVE_WHEN_NULL)
+    args.update(name=['x'], backup=None)
+    assert _without_nulls(args) == {'name': ['x'], 'backup': None}
+
+
+def test_a_request_takes_every_setting_by_name_and_refuses_others():
+    request = StreamingRequest('filter', **{item.name: item.choices[0] for item in settings.SETTINGS[1:]})
+    assert request.values == {item.name: (item.choices[0] if item is not settings.STREAMING_MODE
+                                          else 'filter') for item in settings.SETTINGS}
+    assert not request.is_empty and request.needs_spice
+    with pytest.raises(TypeError, match='unknown settings bogus'):
+        StreamingRequest(bogus='x')
+
+
+def test_an_override_says_what_it_sets_and_takes_the_rest_from_the_task():
+    task = StreamingRequest('filter', 'present')
+    override = StreamingRequest('off').over(task)
+    assert override.values == dict(task.values, streaming_mode='off')
+    assert StreamingRequest().over(task).values == task.values
+
+
+def test_values_are_checked_against_the_choices():
+    assert settings.check_values({'streaming_mode': 'fast'}) == [
+        "streaming_mode must be one of off, all, filter, not 'fast'"]
+    assert settings.check_values({'nope': 'x'}) == [
+        "there is no setting named 'nope' (the settings are %s)" % ', '.join(settings.NAMES)]
+    assert settings.check_values(settings.values_from({})) == []
+
+
+def test_restart_words_name_each_change_once_in_order():
+    assert settings.changes_words(['agent_channel', 'streaming_mode', 'agent_channel']) == \
+        'the stream channel and the streaming mode'
+    assert settings.changes_words(['something_new']) == 'something_new'
