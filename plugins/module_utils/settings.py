@@ -50,14 +50,17 @@ class Setting:
     ``change``); ``aliases``: other names ``libvirt_domain``'s overrides accept;
     ``label``: the words for it in messages (``the streaming mode``); ``column``: its
     report column; ``role_var`` and ``role_default``: the ``host_streaming`` role's
-    variable and its default; ``doc``: the description lines of the option.
+    variable and its default; ``doc``: the description lines of the option;
+    ``version_added``: the release that added it (``None``: the first).
     """
 
     kind = None
     live = False
 
-    def __init__(self, name, choices, label, column, role_var, doc, role_default=None, aliases=()):
+    def __init__(self, name, choices, label, column, role_var, doc, role_default=None, aliases=(),
+                 version_added=None):
         self.name = name
+        self.version_added = version_added
         self.choices = tuple(choices)
         self.label = label
         self.column = column
@@ -101,8 +104,8 @@ class GraphicsSetting(Setting):
 
     def __init__(self, name, choices, element, attribute, qemu_key, runs_when_absent, words, label,
                  column, role_var, doc, running=None, spice_app_forces=None, summary_key=None,
-                 role_default=None, aliases=()):
-        super().__init__(name, choices, label, column, role_var, doc, role_default, aliases)
+                 role_default=None, aliases=(), version_added=None):
+        super().__init__(name, choices, label, column, role_var, doc, role_default, aliases, version_added)
         self.element = element
         self.attribute = attribute
         self.qemu_key = qemu_key
@@ -146,6 +149,55 @@ STREAMING_MODE = GraphicsSetting(
         'When omitted or V(null), the mode is left as it is. QEMU treats an absent mode as V(off).',
     ))
 
+IMAGE_COMPRESSION = GraphicsSetting(
+    'image_compression', ('auto_glz', 'auto_lz', 'quic', 'glz', 'lz', 'off'),
+    element='image', attribute='compression', qemu_key='image-compression',
+    runs_when_absent='auto_glz', words='SPICE image compression', label='the image compression',
+    column='Image', role_var='host_streaming_image_compression', version_added='0.2.0',
+    spice_app_forces='off', doc=(
+        'How spice-server compresses the images it sends (what is not streamed as video), '
+        'libvirt C(<image compression=...>), QEMU C(-spice image-compression=).',
+        'V(quic) suits photographic images, V(glz) and V(lz) artificial ones (V(glz) with a '
+        'dictionary shared across images, which saves bandwidth and costs memory on both '
+        'ends); V(auto_glz) and V(auto_lz) choose per image between QUIC and GLZ or LZ; V(off) '
+        'sends images uncompressed.',
+        'When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto_glz).',
+    ))
+
+JPEG_COMPRESSION = GraphicsSetting(
+    'jpeg_compression', ('auto', 'never', 'always'),
+    element='jpeg', attribute='compression', qemu_key='jpeg-wan-compression',
+    runs_when_absent='auto', words='SPICE JPEG compression', label='the JPEG compression',
+    column='JPEG', role_var='host_streaming_jpeg_compression', version_added='0.2.0', doc=(
+        'Whether spice-server re-compresses photographic images lossily as JPEG, libvirt '
+        'C(<jpeg compression=...>), QEMU C(-spice jpeg-wan-compression=).',
+        'V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, '
+        'V(never) never.',
+        'When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto).',
+    ))
+
+ZLIB_COMPRESSION = GraphicsSetting(
+    'zlib_compression', ('auto', 'never', 'always'),
+    element='zlib', attribute='compression', qemu_key='zlib-glz-wan-compression',
+    runs_when_absent='auto', words='SPICE zlib compression', label='the zlib compression',
+    column='Zlib', role_var='host_streaming_zlib_compression', version_added='0.2.0', doc=(
+        'Whether spice-server compresses GLZ-compressed images once more with zlib, libvirt '
+        'C(<zlib compression=...>), QEMU C(-spice zlib-glz-wan-compression=).',
+        'V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, '
+        'V(never) never.',
+        'When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto).',
+    ))
+
+PLAYBACK_COMPRESSION = GraphicsSetting(
+    'playback_compression', ('on', 'off'),
+    element='playback', attribute='compression', qemu_key='playback-compression',
+    runs_when_absent='on', words='SPICE playback compression', label='the playback compression',
+    column='Playback', role_var='host_streaming_playback_compression', version_added='0.2.0', doc=(
+        'Whether spice-server compresses the audio it plays to the client, libvirt '
+        'C(<playback compression=...>), QEMU C(-spice playback-compression=).',
+        'When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(on).',
+    ))
+
 AGENT_CHANNEL = DeviceSetting(
     'agent_channel', ('present', 'absent'), label='the stream channel', column='Channel',
     role_var='host_streaming_agent_channel', role_default='present', doc=(
@@ -158,7 +210,8 @@ AGENT_CHANNEL = DeviceSetting(
     ))
 
 # Every setting, in the order options are documented and values are written.
-SETTINGS = (STREAMING_MODE, AGENT_CHANNEL)
+SETTINGS = (STREAMING_MODE, IMAGE_COMPRESSION, JPEG_COMPRESSION, ZLIB_COMPRESSION,
+            PLAYBACK_COMPRESSION, AGENT_CHANNEL)
 GRAPHICS_SETTINGS = tuple(setting for setting in SETTINGS if setting.kind == 'graphics')
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 NAMES = tuple(BY_NAME)

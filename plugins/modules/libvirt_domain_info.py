@@ -12,9 +12,9 @@ short_description: Read the SPICE video streaming state of libvirt domains
 version_added: 0.2.0
 description:
   - Reads, in one pass over one read-only connection, what the selected libvirt domains of a
-    hypervisor say about SPICE streaming; that is the streaming mode and the
-    C(org.spice-space.stream.0) channel of the persistent definition, the same in the running
-    domain, whether a process in the guest holds that channel open, what waits for a cold start,
+    hypervisor say about SPICE streaming; that is the streaming mode, the image, JPEG, zlib and
+    playback compression and the C(org.spice-space.stream.0) channel of the persistent definition,
+    the same in the running domain, whether a process in the guest holds that channel open, what waits for a cold start,
     and what would stop M(spice.streaming.libvirt_domain) on the domain.
   - Per domain it reads only the inactive XML of a persistent domain and the live XML of a running
     one, and keeps a small summary, never the XML. Nothing is changed, and no secret is read.
@@ -143,6 +143,70 @@ domains:
           V(null) when it is not running or has no SPICE graphics.
       type: str
       sample: 'off'
+    image_compression:
+      description:
+        - The SPICE image compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto_glz)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: glz
+      version_added: 0.2.0
+    image_compression_live:
+      description:
+        - The SPICE image compression the running domain runs with (V(auto_glz) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.image_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto_glz
+      version_added: 0.2.0
+    jpeg_compression:
+      description:
+        - The SPICE JPEG compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: never
+      version_added: 0.2.0
+    jpeg_compression_live:
+      description:
+        - The SPICE JPEG compression the running domain runs with (V(auto) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.jpeg_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto
+      version_added: 0.2.0
+    zlib_compression:
+      description:
+        - The SPICE zlib compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: never
+      version_added: 0.2.0
+    zlib_compression_live:
+      description:
+        - The SPICE zlib compression the running domain runs with (V(auto) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.zlib_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto
+      version_added: 0.2.0
+    playback_compression:
+      description:
+        - The SPICE playback compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(on)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: 'off'
+      version_added: 0.2.0
+    playback_compression_live:
+      description:
+        - The SPICE playback compression the running domain runs with (V(on) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.playback_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: 'on'
+      version_added: 0.2.0
     agent_channel:
       description: Whether the persistent definition has the C(org.spice-space.stream.0) spiceport channel.
       type: bool
@@ -173,7 +237,9 @@ domains:
       elements: dict
       contains:
         change:
-          description: V(streaming_mode) or V(agent_channel).
+          description:
+            - The setting that differs, V(streaming_mode), V(image_compression), V(jpeg_compression),
+              V(zlib_compression), V(playback_compression) or V(agent_channel).
           type: str
         reason:
           description: What differs and when it takes effect.
@@ -200,6 +266,14 @@ domains:
       graphics: [spice]
       streaming_mode: filter
       streaming_mode_live: 'off'
+      image_compression: glz
+      image_compression_live: auto_glz
+      jpeg_compression: null
+      jpeg_compression_live: auto
+      zlib_compression: null
+      zlib_compression_live: auto
+      playback_compression: null
+      playback_compression_live: 'on'
       agent_channel: true
       agent_channel_live: true
       agent_channel_state: disconnected
@@ -237,6 +311,26 @@ summary:
       description: Persistent SPICE definitions by streaming mode (V(unset) when the definition has none).
       type: dict
       sample: {'off': 0, all: 1, filter: 40, unset: 2}
+    image_compression:
+      description: Persistent SPICE definitions by image compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto_glz: 0, auto_lz: 0, quic: 3, glz: 40, lz: 0, 'off': 0, unset: 0}
+      version_added: 0.2.0
+    jpeg_compression:
+      description: Persistent SPICE definitions by JPEG compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto: 0, never: 0, always: 0, unset: 43}
+      version_added: 0.2.0
+    zlib_compression:
+      description: Persistent SPICE definitions by zlib compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto: 0, never: 0, always: 0, unset: 43}
+      version_added: 0.2.0
+    playback_compression:
+      description: Persistent SPICE definitions by playback compression (V(unset) when the definition has none).
+      type: dict
+      sample: {'on': 0, 'off': 0, unset: 43}
+      version_added: 0.2.0
     agent_channel:
       description: Persistent definitions with the stream channel.
       type: int

@@ -57,7 +57,10 @@ def test_the_doc_fragment_documents_each_setting_as_the_registry_does():
     options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
     assert list(options) == list(settings.NAMES)
     for item in settings.SETTINGS:
-        assert options[item.name] == dict(description=list(item.doc), type='str', choices=list(item.choices)), item
+        expected = dict(description=list(item.doc), type='str', choices=list(item.choices))
+        if item.version_added:
+            expected['version_added'] = item.version_added
+        assert options[item.name] == expected, item
 
 
 def test_libvirt_domain_documents_each_setting_in_its_overrides():
@@ -74,6 +77,7 @@ def test_libvirt_domain_documents_each_setting_in_its_overrides():
 def test_restart_required_names_every_setting_as_a_change(module):
     returned = yaml.safe_load(module.RETURN)
     change = returned['domains']['contains']['restart_required']['contains']['change']['description']
+    change = ' '.join(change) if isinstance(change, list) else change
     for item in settings.SETTINGS:
         assert 'V(%s)' % item.name in change, item
 
@@ -98,8 +102,10 @@ def test_the_role_takes_each_setting_as_the_registry_says():
         assert defaults[item.role_var] == item.role_default, item
         spec = specs[item.role_var]
         assert spec['type'] == 'str' and spec.get('default') == item.role_default, item
-        # null, "null" (from -e) and "" mean: leave it as it is.
-        assert spec['choices'] == list(item.choices) + ['null', ''], item
+        # null, "null" (from -e) and "" mean: leave it as it is. Role argument validation
+        # refuses a null value that its choices do not list, so a null default is listed.
+        leave = ['null', ''] + ([None] if item.role_default is None else [])
+        assert spec['choices'] == list(item.choices) + leave, item
     overrides = specs['host_streaming_overrides']['options']
     assert set(overrides) == {'name'} | set(settings.NAMES) | {alias for item in settings.SETTINGS
                                                               for alias in item.aliases}
