@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from ansible_collections.spice.streaming.plugins.doc_fragments.streaming import ModuleDocFragment
-from ansible_collections.spice.streaming.plugins.module_utils import settings
+from ansible_collections.spice.streaming.plugins.inventory import desktops as inventory_desktops
+from ansible_collections.spice.streaming.plugins.module_utils import desktops, settings
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.modules import libvirt_domain, libvirt_domain_info, qemu_cmdline
 from ansible_collections.spice.streaming.plugins.plugin_utils.leave_null import LEAVE_WHEN_NULL, _without_nulls
@@ -92,6 +93,15 @@ def test_the_info_module_returns_a_field_pair_and_counts_for_each_setting():
     sample = returned['domains']['sample']
     for info in sample.values():
         assert {item.name for item in settings.GRAPHICS_SETTINGS} <= set(info)
+
+
+def test_the_desktops_inventory_carries_each_setting_and_says_so():
+    keys = desktops._INFO_KEYS
+    documentation = yaml.safe_load(inventory_desktops.DOCUMENTATION)
+    doc = ' '.join(documentation['description'] + documentation.get('notes', []))
+    for item in settings.GRAPHICS_SETTINGS:
+        assert item.name in keys and item.name + '_live' in keys, item
+        assert 'C(%s)' % item.name in doc and 'C(%s_live)' % item.name in doc, item
 
 
 def test_the_role_takes_each_setting_as_the_registry_says():
