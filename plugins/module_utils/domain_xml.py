@@ -526,8 +526,8 @@ def pending_live_changes(live_root, request):
             pending.append({
                 'change': item.name,
                 'reason': 'the running domain %s %s; libvirt cannot change the %s of a running '
-                          'domain, so %s takes effect at %s' % (item.running, running, item.words,
-                                                                 value, COLD_START),
+                          'domain, so %s takes effect at %s'
+                          % (item.running, running, item.words, value, COLD_START),
             })
     has_channel = bool(stream_channels(live_root))
     if request.agent_channel == 'present' and not has_channel:

@@ -340,7 +340,7 @@ def test_compression_settings_reach_qemu_and_spice_server(tmp_path, qemu_runner)
     keys = ['image-compression=glz', 'jpeg-wan-compression=never', 'zlib-glz-wan-compression=always',
             'playback-compression=off']
     for key in keys:
-        bogus = [arg.replace(key, key.split('=')[0] + '=bogus') for arg in args]
+        bogus = [arg.replace(key, key.split('=', maxsplit=1)[0] + '=bogus') for arg in args]
         assert bogus != args
         assert 'bogus' in qemu_refuses(bogus, tmp_path), key
     qemu = qemu_runner(args)
