@@ -178,7 +178,7 @@ def test_compression_from_the_inventory_and_disable_leaves_it(domains, tmp_path)
 
     # disable_streaming.yml: streaming off, compression left as it is, even when the inventory
     # now says something else for it (that is for enable_streaming.yml).
-    elsewhere = dict(settings, host_streaming_image_compression='glz')
+    elsewhere = {**settings, 'host_streaming_image_compression': 'glz'}
     disabled = run_playbook(DISABLE, _inventory(tmp_path, **elsewhere))
     assert recap(disabled)['failed'] == 0 and recap(disabled)['changed'] == 1, disabled.stdout + disabled.stderr
     for name, image in ((desk, 'auto_lz'), (kiosk, 'quic')):
