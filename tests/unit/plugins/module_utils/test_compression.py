@@ -237,3 +237,5 @@ def test_the_filter_takes_each_compression_by_name():
         qemu_args([], image_compression='fast')
     with pytest.raises(AnsibleFilterError, match="there is no setting named 'image'"):
         qemu_args([], image='glz')
+    with pytest.raises(AnsibleFilterError, match="there is no setting named 'require_spice'"):
+        qemu_args([], require_spice=True)
