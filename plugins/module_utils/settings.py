@@ -140,7 +140,7 @@ STREAMING_MODE = GraphicsSetting(
     'streaming_mode', ('off', 'all', 'filter'),
     element='streaming', attribute='mode', qemu_key='streaming-video', runs_when_absent='off',
     words='SPICE streaming mode', running='streams with mode', label='the streaming mode',
-    column='Mode', role_var='host_streaming_mode', role_default='filter', aliases=('mode',),
+    column='Streaming mode', role_var='host_streaming_mode', role_default='filter', aliases=('mode',),
     spice_app_forces='off', summary_key='streaming_modes', doc=(
         'SPICE host-side streaming mode, how spice-server itself encodes fast-changing regions.',
         'V(off) never streams, V(all) streams every fast-changing region, V(filter) skips small '
@@ -153,7 +153,7 @@ IMAGE_COMPRESSION = GraphicsSetting(
     'image_compression', ('auto_glz', 'auto_lz', 'quic', 'glz', 'lz', 'off'),
     element='image', attribute='compression', qemu_key='image-compression',
     runs_when_absent='auto_glz', words='SPICE image compression', label='the image compression',
-    column='Image', role_var='host_streaming_image_compression', version_added='0.2.0',
+    column='Image compression', role_var='host_streaming_image_compression', version_added='0.2.0',
     spice_app_forces='off', doc=(
         'How spice-server compresses the images it sends (what is not streamed as video), '
         'libvirt C(<image compression=...>), QEMU C(-spice image-compression=).',
@@ -168,7 +168,7 @@ JPEG_COMPRESSION = GraphicsSetting(
     'jpeg_compression', ('auto', 'never', 'always'),
     element='jpeg', attribute='compression', qemu_key='jpeg-wan-compression',
     runs_when_absent='auto', words='SPICE JPEG compression', label='the JPEG compression',
-    column='JPEG', role_var='host_streaming_jpeg_compression', version_added='0.2.0', doc=(
+    column='JPEG compression', role_var='host_streaming_jpeg_compression', version_added='0.2.0', doc=(
         'Whether spice-server re-compresses photographic images lossily as JPEG, libvirt '
         'C(<jpeg compression=...>), QEMU C(-spice jpeg-wan-compression=).',
         'V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, '
@@ -180,7 +180,7 @@ ZLIB_COMPRESSION = GraphicsSetting(
     'zlib_compression', ('auto', 'never', 'always'),
     element='zlib', attribute='compression', qemu_key='zlib-glz-wan-compression',
     runs_when_absent='auto', words='SPICE zlib compression', label='the zlib compression',
-    column='Zlib', role_var='host_streaming_zlib_compression', version_added='0.2.0', doc=(
+    column='Zlib compression', role_var='host_streaming_zlib_compression', version_added='0.2.0', doc=(
         'Whether spice-server compresses GLZ-compressed images once more with zlib, libvirt '
         'C(<zlib compression=...>), QEMU C(-spice zlib-glz-wan-compression=).',
         'V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, '
@@ -192,14 +192,14 @@ PLAYBACK_COMPRESSION = GraphicsSetting(
     'playback_compression', ('on', 'off'),
     element='playback', attribute='compression', qemu_key='playback-compression',
     runs_when_absent='on', words='SPICE playback compression', label='the playback compression',
-    column='Playback', role_var='host_streaming_playback_compression', version_added='0.2.0', doc=(
+    column='Playback compression', role_var='host_streaming_playback_compression', version_added='0.2.0', doc=(
         'Whether spice-server compresses the audio it plays to the client, libvirt '
         'C(<playback compression=...>), QEMU C(-spice playback-compression=).',
         'When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(on).',
     ))
 
 AGENT_CHANNEL = DeviceSetting(
-    'agent_channel', ('present', 'absent'), label='the stream channel', column='Channel',
+    'agent_channel', ('present', 'absent'), label='the stream channel', column='Stream channel',
     role_var='host_streaming_agent_channel', role_default='present', doc=(
         'Whether the virtio-serial port C(org.spice-space.stream.0), which '
         'C(spice-streaming-agent) in the guest writes its encoded stream to, is there.',
