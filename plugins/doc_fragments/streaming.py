@@ -19,6 +19,46 @@ options:
       - When omitted or V(null), the mode is left as it is. QEMU treats an absent mode as V(off).
     type: str
     choices: [ 'off', all, filter ]
+  image_compression:
+    description:
+      - How spice-server compresses the images it sends (what is not streamed as video), libvirt
+        C(<image compression=...>), QEMU C(-spice image-compression=).
+      - V(quic) suits photographic images, V(glz) and V(lz) artificial ones (V(glz) with a
+        dictionary shared across images, which saves bandwidth and costs memory on both ends);
+        V(auto_glz) and V(auto_lz) choose per image between QUIC and GLZ or LZ; V(off) sends images
+        uncompressed.
+      - When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto_glz).
+    type: str
+    choices: [ auto_glz, auto_lz, quic, glz, lz, 'off' ]
+    version_added: 0.2.0
+  jpeg_compression:
+    description:
+      - Whether spice-server re-compresses photographic images lossily as JPEG, libvirt C(<jpeg
+        compression=...>), QEMU C(-spice jpeg-wan-compression=).
+      - V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, V(never)
+        never.
+      - When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto).
+    type: str
+    choices: [ auto, never, always ]
+    version_added: 0.2.0
+  zlib_compression:
+    description:
+      - Whether spice-server compresses GLZ-compressed images once more with zlib, libvirt C(<zlib
+        compression=...>), QEMU C(-spice zlib-glz-wan-compression=).
+      - V(auto) does so on a link spice-server measures as slow (WAN), V(always) always, V(never)
+        never.
+      - When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(auto).
+    type: str
+    choices: [ auto, never, always ]
+    version_added: 0.2.0
+  playback_compression:
+    description:
+      - Whether spice-server compresses the audio it plays to the client, libvirt C(<playback
+        compression=...>), QEMU C(-spice playback-compression=).
+      - When omitted or V(null), it is left as it is. QEMU treats an absent setting as V(on).
+    type: str
+    choices: [ 'on', 'off' ]
+    version_added: 0.2.0
   agent_channel:
     description:
       - Whether the virtio-serial port C(org.spice-space.stream.0), which

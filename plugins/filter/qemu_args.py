@@ -16,6 +16,7 @@ from ansible.utils.display import Display
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_command_line import apply_streaming
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_env_files import split_words
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
+from ansible_collections.spice.streaming.plugins.module_utils.settings import check_values
 
 display = Display()
 
@@ -37,11 +38,19 @@ def _argument_list(value):
     return args
 
 
-def qemu_args(value, streaming_mode=None, agent_channel=None):
-    """Return ``value`` (QEMU arguments) brought to the asked streaming state."""
+def qemu_args(value, streaming_mode=None, agent_channel=None, **settings):
+    """Return ``value`` (QEMU arguments) brought to the asked streaming state.
+
+    Every setting of ``module_utils/settings.py`` is a keyword (``image_compression='glz'``);
+    the first two may also be given by position, as they always could.
+    """
     try:
+        # Only settings are keywords here (require_spice is the module's, not the filter's).
+        problems = check_values(settings)
+        if problems:
+            raise QemuCmdlineError('; '.join(problems))
         outcome = apply_streaming(_argument_list(value), streaming_mode, agent_channel,
-                                  require_spice=False)
+                                  require_spice=False, **settings)
     except QemuCmdlineError as err:
         raise AnsibleFilterError('spice.streaming.qemu_args: %s' % err) from err
     for warning in outcome.warnings:

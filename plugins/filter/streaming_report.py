@@ -7,7 +7,9 @@ Documentation lives beside this file, in ``streaming_report.yml``.  Every column
 label, count and sentence of the report is made here; the HTML and Markdown
 templates of ``playbooks/streaming_report.yml`` only lay out what this returns
 (they iterate over ``columns`` and each row's ``cells``), so both show the same
-thing in the same order, and a new column is one entry in :data:`COLUMNS`.
+thing in the same order.  The managed settings' columns come from the collection's
+registry of settings (``module_utils/settings.py``); another column is one entry in
+:data:`COLUMNS`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.spice.streaming.plugins.module_utils import settings
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import WOULD_CHANGE
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import disconnected
 
@@ -107,19 +110,35 @@ class Column:
 
 
 class Setting(Column):
-    """A managed setting: what the definition says, and below it where the running domain or
-    the request differ (``running X``, ``asked Y``).
+    """A managed setting (a record of the registry): what the definition says, and below it
+    where the running domain or the request differ (``running X``, ``asked Y``).
 
     libvirt_domain_info returns ``KEY`` (definition), ``KEY_live`` (running domain) and,
-    with compare_with, ``asked[KEY]``; ``show`` turns a value into its words and
-    ``effective`` into what QEMU runs with, so that an unset mode and a running ``off``
-    are no difference.
+    with compare_with, ``asked[KEY]``.  A graphics setting shows an unset value as what
+    QEMU runs then (``unset (off)``) and compares what QEMU runs, so that an unset mode and
+    a running ``off`` are no difference; the stream channel is a bool in the definition and
+    present / absent in a request.
     """
 
-    def __init__(self, key, label, show=None, effective=None):
-        super().__init__(key, label, self._setting_cell)
-        self.show = show or (lambda value: 'unset' if value is None else str(value))
-        self.effective = effective or (lambda value: value)
+    def __init__(self, item):
+        super().__init__(item.name, item.column, self._setting_cell)
+        self.item = item
+
+    def show(self, value):
+        if self.item.kind != 'graphics':
+            return value if isinstance(value, str) else ('present' if value else 'absent')
+        return 'unset (%s)' % self.item.runs_when_absent if value is None else str(value)
+
+    def effective(self, value):
+        return self.item.effective(value) if self.item.kind == 'graphics' else value
+
+    def shown_for(self, domains):
+        """Whether the table has this column: always for a setting the role sets by default,
+        for the others when a domain's definition sets it or something asks for it."""
+        if self.item.role_default is not None:
+            return True
+        return any(info.get(self.key) is not None or (info.get('asked') or {}).get(self.key) is not None
+                   for info in domains)
 
     def _setting_cell(self, info, _row):
         key = self.key
@@ -167,32 +186,36 @@ def _compliance_cell(info, _row):
     return _cell(label, tone=tone)
 
 
-# The per-domain table, in order.  Adding a column is one entry here (a Setting for a managed
-# setting libvirt_domain_info reads as KEY and KEY_live); both templates follow this list.
+# The per-domain table, in order: a column per setting of the registry between the
+# graphics and the agent (settings.SETTINGS order; a setting nobody sets or asks for is left
+# out, see Setting.shown_for); both templates follow the list :func:`columns_for` gives.
 COLUMNS = (
     Column('name', 'Domain', _name_cell, fit='wrap'),
     Column('state', 'State', _state_cell),
     Column('graphics', 'Graphics', _graphics_cell),
-    Setting('streaming_mode', 'Streaming mode',
-            show=lambda mode: 'unset (off)' if mode is None else mode,
-            effective=lambda mode: mode or 'off'),
-    # The definition says it as a bool, a request as present / absent.
-    Setting('agent_channel', 'Stream channel',
-            show=lambda value: value if isinstance(value, str) else ('present' if value else 'absent')),
+) + tuple(Setting(item) for item in settings.SETTINGS) + (
     Column('agent', 'Agent', _agent_cell),
     Column('compliance', 'Compliance', _compliance_cell),
 )
+
+
+def columns_for(results):
+    """The columns of this report: every column but the settings no domain sets or is asked."""
+    domains = [info for result in results.values() if isinstance(result, Mapping)
+               for info in (result.get('domains') or {}).values() if isinstance(info, Mapping)]
+    return [column for column in COLUMNS if not isinstance(column, Setting) or column.shown_for(domains)]
+
 
 # The state shown for a name of the selection that matches no domain.
 NOT_FOUND = 'not found'
 
 
-def _row(name, info, guests):
+def _row(name, info, guests, columns=COLUMNS):
     kinds = _kinds(info)
     row = {'name': name, 'guests': guests, 'state': info['state'],
            'severity': kinds[0][0] if kinds else 'ok',
            'notes': [sentence for _kind, sentences in kinds for sentence in sentences]}
-    row['cells'] = [column.cell(info, row) for column in COLUMNS]
+    row['cells'] = [column.cell(info, row) for column in columns]
     return row
 
 
@@ -203,8 +226,8 @@ def missing_sentence(result):
             % (result['hypervisor'], result['uri'], result['uri']))
 
 
-def _missing_row(name, sentence):
-    cells = [_cell('-') for _column in COLUMNS]
+def _missing_row(name, sentence, columns=COLUMNS):
+    cells = [_cell('-') for _column in columns]
     cells[0], cells[1] = _cell(name), _cell(NOT_FOUND, tone='alert')
     return {'name': name, 'guests': [], 'state': NOT_FOUND, 'severity': 'problem', 'notes': [sentence],
             'cells': cells}
@@ -295,17 +318,21 @@ def _status(result):
     return 'ok', None
 
 
+def _noun(item):
+    return item.label[len('the '):] if item.label.startswith('the ') else item.label
+
+
 def _asked_sentence(asked):
     """What the inventory asks of a hypervisor's domains, in words."""
     if not asked:
         return 'Nothing was asked to compare with: the compliance column is empty.'
 
     def parts(request):
-        return '%s, %s' % (
-            'streaming mode %s' % request['streaming_mode'] if request.get('streaming_mode')
-            else 'streaming mode left as it is',
-            'stream channel %s' % request['agent_channel'] if request.get('agent_channel')
-            else 'stream channel left as it is')
+        # Each setting asked for; one the role sets by default is also said when left as it is.
+        return ', '.join(
+            '%s %s' % (_noun(item), request[item.name]) if request.get(item.name)
+            else '%s left as it is' % _noun(item)
+            for item in settings.SETTINGS if request.get(item.name) or item.role_default is not None)
 
     sentence = 'Asked: %s' % parts(asked)
     overrides = asked.get('overrides') or []
@@ -355,6 +382,7 @@ def streaming_report(results, guests=None):
         raise AnsibleFilterError('spice.streaming.streaming_report expects a dict of registered '
                                  'libvirt_domain_info results by host, not %s' % type(results).__name__)
     by_domain, guest_list = _guest_map(guests)
+    columns = columns_for(results)
     agents = {item['guest']: item['agent'] for item in guest_list}
     fleet = dict.fromkeys(FLEET_COUNTS, 0)
     fleet['streaming_modes'] = dict.fromkeys(STREAMING_MODES, 0)
@@ -398,7 +426,7 @@ def streaming_report(results, guests=None):
             info = result['domains'][name]
             names = by_domain.get((host, name), [])
             found.update((guest, host, name) for guest in names)
-            row = _row(name, info, names)
+            row = _row(name, info, names, columns)
             row['notes'].extend('guest %s: %s' % (guest, agents[guest]) for guest in names if agents[guest])
             row['anchor'] = '%s-%d' % (entry['anchor'], len(entry['rows']) + 1)
             entry['rows'].append(row)
@@ -410,7 +438,7 @@ def streaming_report(results, guests=None):
         fleet['missing_domains'] += len(missing)
         for name in missing:
             sentence = missing_sentence(result)
-            row = _missing_row(name, sentence)
+            row = _missing_row(name, sentence, columns)
             row['anchor'] = '%s-%d' % (entry['anchor'], len(entry['rows']) + 1)
             entry['rows'].append(row)
             attention['problem'].append({'host': host, 'domain': name, 'state': NOT_FOUND,
@@ -445,7 +473,7 @@ def streaming_report(results, guests=None):
         'notices': _notices(fleet, hypervisors, groups),
         'sentence': _closing_sentence(fleet),
         'attention': groups,
-        'columns': [column.header() for column in COLUMNS],
+        'columns': [column.header() for column in columns],
         'index_columns': [{'key': key, 'label': label} for key, label in INDEX_COLUMNS],
         'hypervisors': hypervisors,
         'guest_columns': [{'key': key, 'label': label} for key, label in GUEST_COLUMNS],

@@ -32,7 +32,10 @@ description:
   - "Host variables: C(stream_agent_domain) (the libvirt domain), C(stream_agent_hypervisor) (the
     hypervisor's name), C(spice_streaming) (what M(spice.streaming.libvirt_domain_info) says of the
     domain: C(state), C(active), C(persistent), C(graphics), C(streaming_mode),
-    C(streaming_mode_live), C(agent_channel), C(agent_channel_live), C(agent_channel_state),
+    C(streaming_mode_live), each compression as defined and as running (C(image_compression),
+    C(image_compression_live), C(jpeg_compression), C(jpeg_compression_live), C(zlib_compression),
+    C(zlib_compression_live), C(playback_compression), C(playback_compression_live)),
+    C(agent_channel), C(agent_channel_live), C(agent_channel_state),
     C(restart_required), C(problems), C(skipped), C(reason)), C(spice_desktop_os) (C(family), C(source),
     C(id), C(name), C(pretty_name), C(version), C(version_id), C(kernel_release), C(machine),
     C(libosinfo_id)), C(spice_desktop_guest_agent) (C(answered) or why not), C(spice_desktop_addresses)

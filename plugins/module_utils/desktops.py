@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import STREAM_PORT_NAME
+from ansible_collections.spice.streaming.plugins.module_utils.settings import GRAPHICS_SETTINGS, STREAM_PORT_NAME
 
 # Every desktop the plugin found.
 GROUP_ALL = 'spice_desktops'
@@ -288,9 +288,12 @@ def desktop_status(info, os_family='unknown', before_host_side=False):
     return groups, targeted, reason
 
 
-_INFO_KEYS = ('state', 'active', 'persistent', 'graphics', 'streaming_mode', 'streaming_mode_live',
-              'agent_channel', 'agent_channel_live', 'agent_channel_state', 'restart_required',
-              'problems', 'skipped', 'reason')
+# What libvirt_domain_info says of a desktop that its host variables carry: each graphics
+# setting as defined and as running (streaming_mode, streaming_mode_live, image_compression, ...).
+_INFO_KEYS = (('state', 'active', 'persistent', 'graphics')
+              + tuple(key for item in GRAPHICS_SETTINGS for key in (item.name, item.name + '_live'))
+              + ('agent_channel', 'agent_channel_live', 'agent_channel_state', 'restart_required',
+                 'problems', 'skipped', 'reason'))
 
 
 def desktop_vars(domain, hypervisor, info, guest=None, networks=(), interfaces=(), family='ipv4_first',

@@ -8,7 +8,8 @@ no Ansible.  ``libvirt_restore`` decides with them, per domain, whether to put a
 backup back:
 
 * :func:`managed_changes`: what a restore changes in the parts this collection
-  manages (the streaming mode, the stream channel, the virtio-serial controller),
+  manages (the settings of SPICE graphics such as the streaming mode, the stream
+  channel, the virtio-serial controller),
   in words; empty when the definition already is the backup there;
 * :func:`unmanaged_differences`: what differs everywhere else, in words; empty
   when nobody changed the definition outside the managed parts since the backup.
@@ -31,7 +32,10 @@ import collections
 import copy
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import STREAM_PORT_NAME
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
+    GRAPHICS_SETTINGS,
+    STREAM_PORT_NAME,
+)
 
 # What libvirt leaves out of a definition read without VIR_DOMAIN_XML_SECURE (a read-only
 # connection, check mode): a backup written with secrets cannot be compared there.
@@ -39,20 +43,17 @@ _SECURE_ATTRIBUTES = ('passwd',)
 _SECURE_ELEMENTS = ('cookies',)
 
 
-def _mode_words(mode):
-    return 'not set (QEMU runs off)' if mode is None else mode
-
-
 def managed_changes(current_root, backup_root):
     """What putting ``backup_root`` back changes in the managed parts of ``current_root``, as sentences."""
     changes = []
-    current_modes = [domain_xml.streaming_mode_of(g) for g in domain_xml.spice_graphics(current_root)]
-    backup_modes = [domain_xml.streaming_mode_of(g) for g in domain_xml.spice_graphics(backup_root)]
-    for index, (now, then) in enumerate(zip(current_modes, backup_modes)):
-        if now != then:
-            changes.append('SPICE streaming mode back to %s (is %s)%s' % (
-                _mode_words(then), _mode_words(now), '' if len(backup_modes) == 1 else
-                ' in SPICE graphics %d' % (index + 1)))
+    for item in GRAPHICS_SETTINGS:
+        current = domain_xml.graphics_values(current_root, item)
+        backup = domain_xml.graphics_values(backup_root, item)
+        for index, (now, then) in enumerate(zip(current, backup)):
+            if now != then:
+                changes.append('%s back to %s (is %s)%s' % (
+                    item.words, item.shown(then), item.shown(now), '' if len(backup) == 1 else
+                    ' in SPICE graphics %d' % (index + 1)))
     now, then = _channels(current_root), _channels(backup_root)
     if now and not then:
         changes.append("removes <channel type='spiceport'> %s%s" % (
@@ -118,8 +119,9 @@ def _strip_managed(root):
     for channel in domain_xml.stream_channels(root):
         channel.getparent().remove(channel)
     for graphics in domain_xml.spice_graphics(root):
-        for streaming in graphics.findall('streaming'):
-            graphics.remove(streaming)
+        for item in GRAPHICS_SETTINGS:
+            for element in graphics.findall(item.element):
+                graphics.remove(element)
     for target in root.iterfind("./devices/console/target[@type='virtio']"):
         target.attrib.pop('port', None)
     return root

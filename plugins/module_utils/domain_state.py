@@ -15,17 +15,20 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
+    AGENT_CHANNEL,
+    COLD_START,
+    GRAPHICS_SETTINGS,
     STREAM_PORT_NAME,
-    effective_streaming_mode,
 )
 
 
 def streaming_state(root):
     """The streaming facts of one definition (inactive or live XML), as a small dict.
 
-    ``streaming_mode`` is the mode written in the first SPICE ``<graphics>``
-    (``None`` when unset or without SPICE: QEMU then runs ``off``);
+    For each graphics setting (``settings.GRAPHICS_SETTINGS``) the value written
+    in the first SPICE ``<graphics>``, by the setting's name (``streaming_mode``:
+    ``None`` when unset or without SPICE, QEMU then runs ``off``);
     ``channel_state`` is the ``state`` attribute libvirt puts on the stream
     channel's target in live XML only (``connected`` while a process in the
     guest holds the port open).
@@ -33,27 +36,25 @@ def streaming_state(root):
     spice = domain_xml.spice_graphics(root)
     channels = domain_xml.stream_channels(root)
     target = channels[0].find('target') if channels else None
-    return {
+    state = {item.name: domain_xml.setting_of(spice[0], item) if spice else None
+             for item in GRAPHICS_SETTINGS}
+    state.update({
         'graphics': [graphics.get('type') for graphics in root.iterfind('./devices/graphics')],
-        'streaming_mode': domain_xml.streaming_mode_of(spice[0]) if spice else None,
         'agent_channel': bool(channels),
         'channel_count': len(channels),
         'channel_state': None if target is None else target.get('state'),
-    }
-
-
-def _effective_modes(root):
-    return [effective_streaming_mode(domain_xml.streaming_mode_of(graphics))
-            for graphics in domain_xml.spice_graphics(root)]
+    })
+    return state
 
 
 def live_gaps(inactive_root, live_root):
     """What the running domain lacks, or still has, compared with its persistent definition.
 
-    Returns ``[{'change': 'streaming_mode' | 'agent_channel', 'reason': str}]``;
-    empty when the running domain already is what its definition says.  Modes
-    compare as QEMU runs them (absent is ``off``), so a definition that spells
-    out ``off`` is no gap on a domain that runs without the element.
+    Returns ``[{'change': setting name, 'reason': str}]`` (``streaming_mode``,
+    ``image_compression``, ..., ``agent_channel``); empty when the running domain
+    already is what its definition says.  Values compare as QEMU runs them (an
+    absent mode is ``off``), so a definition that spells out ``off`` is no gap on a
+    domain that runs without the element.
     """
     return _gaps(inactive_root, live_root, saved=False)
 
@@ -79,23 +80,25 @@ def saved_state_gaps(inactive_root, saved_root):
 def _gaps(inactive_root, other_root, saved):
     gaps = []
     other = 'the saved state' if saved else 'the running domain'
-    defined, running = _effective_modes(inactive_root), _effective_modes(other_root)
-    if defined != running:
+    for item in GRAPHICS_SETTINGS:
+        defined = domain_xml.effective_values(inactive_root, item)
+        running = domain_xml.effective_values(other_root, item)
+        if defined == running:
+            continue
         gaps.append({
-            'change': 'streaming_mode',
-            'reason': 'the definition says streaming mode %s, %s %s %s; %s'
-                      % ('/'.join(defined) or 'none (no SPICE graphics)', other,
-                         'was saved streaming with' if saved else 'streams with',
+            'change': item.name,
+            'reason': 'the definition says %s %s, %s %s %s; %s'
+                      % (item.noun, '/'.join(defined) or 'none (no SPICE graphics)', other,
+                         'was saved with %s' % item.noun if saved else item.running,
                          '/'.join(running) or 'none (no SPICE graphics)',
                          SAVED_STATE_WAIT if saved else
-                         'libvirt applies the mode at the next cold start (shut down, then start: '
-                         'a guest reboot is not enough)'),
+                         'libvirt applies %s at %s' % (item.label, COLD_START)),
         })
     in_definition = bool(domain_xml.stream_channels(inactive_root))
     in_other = bool(domain_xml.stream_channels(other_root))
     if in_definition and not in_other:
         gaps.append({
-            'change': 'agent_channel',
+            'change': AGENT_CHANNEL.name,
             'reason': 'the definition has the %s channel, %s does not; %s'
                       % (STREAM_PORT_NAME, other, SAVED_STATE_WAIT if saved else
                          'it appears at the next cold start (libvirt 9.0 cannot hot-plug a '
@@ -103,7 +106,7 @@ def _gaps(inactive_root, other_root, saved):
         })
     elif in_other and not in_definition:
         gaps.append({
-            'change': 'agent_channel',
+            'change': AGENT_CHANNEL.name,
             'reason': '%s still has the %s channel its definition no longer has; %s'
                       % (other, STREAM_PORT_NAME, SAVED_STATE_WAIT if saved else
                          'it goes at the next cold start (or by a hot-unplug)'),

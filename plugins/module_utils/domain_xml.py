@@ -12,7 +12,9 @@ Managed parts are found by identity, never appended blindly:
 * the stream channel: ``<channel type='spiceport'>`` whose target name is
   ``org.spice-space.stream.0``;
 * the virtio-serial controller: ``<controller type='virtio-serial'>``;
-* the streaming element: ``<streaming>`` inside each SPICE ``<graphics>``.
+* the settings of SPICE ``<graphics>`` (``<streaming mode>``, ``<image
+  compression>``, ...): one child element of each SPICE ``<graphics>`` per
+  setting, as ``settings.GRAPHICS_SETTINGS`` describes it.
 
 Everything else in a definition (other devices, attributes, namespaces,
 metadata, ``qemu:commandline``, comments) is left exactly as it was.
@@ -36,14 +38,16 @@ from ansible_collections.spice.streaming.plugins.module_utils.qemu_options impor
 )
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
 from ansible_collections.spice.streaming.plugins.module_utils.secrets import MASK
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils import settings
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
+    AGENT_CHANNEL,
+    COLD_START,
+    GRAPHICS_CHILD_ORDER,
+    GRAPHICS_SETTINGS,
     STREAM_PORT_NAME,
-    effective_streaming_mode,
+    STREAMING_MODE,
 )
 
-# Elements libvirt's schema puts after <streaming> inside SPICE <graphics>; a new
-# <streaming> goes before the first of them so the result reads like libvirt's own.
-_AFTER_STREAMING = ('clipboard', 'mouse', 'filetransfer', 'gl')
 _INDENT_STEP = '  '
 
 
@@ -52,22 +56,50 @@ class DomainXMLError(ValueError):
 
 
 class StreamingRequest:
-    """The state asked for: ``None`` in a field means leave that part alone."""
+    """The state asked for: a value per setting (``settings.SETTINGS``); ``None`` leaves that part alone.
 
-    __slots__ = ('streaming_mode', 'agent_channel')
+    ``StreamingRequest('filter', 'present', image_compression='glz')``: the first two
+    may be given by position, every setting by name; ``request.streaming_mode``
+    reads one value, :attr:`values` all of them.
+    """
 
-    def __init__(self, streaming_mode=None, agent_channel=None):
-        self.streaming_mode = streaming_mode
-        self.agent_channel = agent_channel
+    __slots__ = ('values',)
+
+    def __init__(self, streaming_mode=None, agent_channel=None, **values):
+        values.update(streaming_mode=streaming_mode, agent_channel=agent_channel)
+        unknown = sorted(name for name in values if name not in settings.BY_NAME)
+        if unknown:
+            raise TypeError('StreamingRequest got unknown settings %s; the settings are %s'
+                            % (', '.join(unknown), ', '.join(settings.NAMES)))
+        self.values = settings.values_from(values)
+
+    def __getattr__(self, name):
+        if name != 'values' and name in settings.BY_NAME:
+            return self.values[name]
+        raise AttributeError(name)
+
+    def __repr__(self):
+        return 'StreamingRequest(%s)' % ', '.join(
+            '%s=%r' % item for item in self.values.items() if item[1] is not None)
+
+    def asked(self):
+        """``[(setting, value)]`` of what is asked for, in the registry's order."""
+        return [(item, self.values[item.name]) for item in settings.SETTINGS
+                if self.values[item.name] is not None]
+
+    def over(self, default):
+        """This request where it says something, ``default`` where it says nothing (an override)."""
+        return StreamingRequest(**{name: value if value is not None else default.values[name]
+                                   for name, value in self.values.items()})
 
     @property
     def needs_spice(self):
         """Whether the request can only be met by a domain with SPICE graphics."""
-        return self.streaming_mode is not None or self.agent_channel == 'present'
+        return settings.needs_spice(self.values)
 
     @property
     def is_empty(self):
-        return self.streaming_mode is None and self.agent_channel is None
+        return not self.asked()
 
 
 # ---------------------------------------------------------------- parsing
@@ -195,10 +227,25 @@ def virtio_serial_controllers(root):
     return root.findall("./devices/controller[@type='virtio-serial']")
 
 
+def setting_of(graphics, item):
+    """The value of the graphics setting ``item`` written in a SPICE ``<graphics>``; ``None`` when unset."""
+    element = graphics.find(item.element)
+    return None if element is None else element.get(item.attribute)
+
+
 def streaming_mode_of(graphics):
     """The mode written in a SPICE ``<graphics>``; ``None`` when there is no ``<streaming>``."""
-    streaming = graphics.find('streaming')
-    return None if streaming is None else streaming.get('mode')
+    return setting_of(graphics, STREAMING_MODE)
+
+
+def graphics_values(root, item):
+    """The value of ``item`` in each SPICE ``<graphics>`` of ``root`` (``None`` where unset)."""
+    return [setting_of(graphics, item) for graphics in spice_graphics(root)]
+
+
+def effective_values(root, item):
+    """What QEMU runs with for ``item``, per SPICE ``<graphics>`` (an unset value is QEMU's default)."""
+    return [item.effective(value) for value in graphics_values(root, item)]
 
 
 # ---------------------------------------------------------------- layout
@@ -348,27 +395,48 @@ def remove_stream_channels(root):
         STREAM_PORT_NAME, '' if len(channels) == 1 else ' (%d copies)' % len(channels))]
 
 
-def set_streaming_mode(root, mode):
-    """Write ``<streaming mode=...>`` into every SPICE ``<graphics>``."""
+def set_setting(root, item, value):
+    """Write the graphics setting ``item`` into every SPICE ``<graphics>``."""
     actions = []
     for graphics in spice_graphics(root):
-        actions.extend(set_streaming_mode_of(graphics, mode))
+        actions.extend(set_setting_of(graphics, item, value))
     return actions
+
+
+def set_setting_of(graphics, item, value):
+    """Write the graphics setting ``item`` into one SPICE ``<graphics>``, where libvirt would put it."""
+    element = graphics.find(item.element)
+    if element is None:
+        element = etree.Element(item.element, **{item.attribute: value})
+        later = GRAPHICS_CHILD_ORDER[GRAPHICS_CHILD_ORDER.index(item.element) + 1:]
+        before = next((child for child in graphics if child.tag in later), None)
+        _insert(graphics, element, before=before)
+        return ['set %s to %s (was not set, which QEMU runs as %s)' % (item.words, value, item.runs_when_absent)]
+    previous = element.get(item.attribute)
+    if previous != value:
+        element.set(item.attribute, value)
+        return ['set %s to %s (was %s)' % (item.words, value, item.shown(previous))]
+    return []
+
+
+def remove_setting_of(graphics, item):
+    """Take the element of ``item`` out of one SPICE ``<graphics>``: QEMU then runs its default."""
+    element = graphics.find(item.element)
+    if element is None:
+        return []
+    _remove(element)
+    return ['removed <%s %s=%r> as the running domain had none'
+            % (item.element, item.attribute, element.get(item.attribute))]
+
+
+def set_streaming_mode(root, mode):
+    """Write ``<streaming mode=...>`` into every SPICE ``<graphics>``."""
+    return set_setting(root, STREAMING_MODE, mode)
 
 
 def set_streaming_mode_of(graphics, mode):
     """Write ``<streaming mode=...>`` into one SPICE ``<graphics>``."""
-    streaming = graphics.find('streaming')
-    if streaming is None:
-        streaming = etree.Element('streaming', mode=mode)
-        before = next((child for child in graphics if child.tag in _AFTER_STREAMING), None)
-        _insert(graphics, streaming, before=before)
-        return ["set SPICE streaming mode to %s (was not set, which QEMU runs as off)" % mode]
-    if streaming.get('mode') != mode:
-        previous = streaming.get('mode')
-        streaming.set('mode', mode)
-        return ['set SPICE streaming mode to %s (was %s)' % (mode, previous)]
-    return []
+    return set_setting_of(graphics, STREAMING_MODE, mode)
 
 
 # ---------------------------------------------------------------- whole requests
@@ -378,8 +446,9 @@ def check_request(root, request):
     """Problems that stop ``request`` from being applied to this definition, as sentences."""
     problems = []
     if request.needs_spice and not spice_graphics(root):
-        problems.append('has no SPICE graphics, so it cannot carry a spiceport channel or a '
-                        'streaming mode; add <graphics type="spice"> first or leave the domain out')
+        problems.append('has no SPICE graphics, so it cannot carry %s; add <graphics type="spice"> '
+                        'first or leave the domain out' % settings.changes_words(
+                            [item.name for item, value in request.asked() if item.needs_spice(value)]))
     if request.agent_channel == 'present':
         conflicts = conflicting_stream_ports(root)
         if conflicts:
@@ -411,8 +480,9 @@ def apply_request(root, request, checked=False):
         actions.extend(ensure_stream_channel(root))
     elif request.agent_channel == 'absent':
         actions.extend(remove_stream_channels(root))
-    if request.streaming_mode is not None:
-        actions.extend(set_streaming_mode(root, request.streaming_mode))
+    for item, value in request.asked():
+        if item.kind == 'graphics':
+            actions.extend(set_setting(root, item, value))
     return actions
 
 
@@ -428,11 +498,12 @@ def managed_state(root):
         source = channel.find('source')
         channels.append((None if source is None else source.get('channel'),
                          channel.find('target').get('type')))
-    return {
-        'streaming_modes': [streaming_mode_of(graphics) for graphics in spice_graphics(root)],
+    state = {item.name: graphics_values(root, item) for item in GRAPHICS_SETTINGS}
+    state.update({
         'stream_channels': channels,
         'virtio_serial_controllers': len(virtio_serial_controllers(root)),
-    }
+    })
+    return state
 
 
 # ---------------------------------------------------------------- running domains
@@ -447,25 +518,24 @@ def pending_live_changes(live_root, request):
     """
     hotplug = None
     pending = []
-    if request.streaming_mode is not None:
-        for graphics in spice_graphics(live_root):
-            running = effective_streaming_mode(streaming_mode_of(graphics))
-            if running != request.streaming_mode:
-                pending.append({
-                    'change': 'streaming_mode',
-                    'reason': 'the running domain streams with mode %s; libvirt cannot change the '
-                              'SPICE streaming mode of a running domain, so %s takes effect at the '
-                              'next cold start (shut down, then start: a guest reboot is not enough)'
-                              % (running, request.streaming_mode),
-                })
-                break
+    for item, value in request.asked():
+        if item.kind != 'graphics' or item.live:
+            continue
+        running = next((effective for effective in effective_values(live_root, item) if effective != value), None)
+        if running is not None:
+            pending.append({
+                'change': item.name,
+                'reason': 'the running domain %s %s; libvirt cannot change the %s of a running '
+                          'domain, so %s takes effect at %s'
+                          % (item.running, running, item.words, value, COLD_START),
+            })
     has_channel = bool(stream_channels(live_root))
     if request.agent_channel == 'present' and not has_channel:
         if virtio_serial_controllers(live_root):
             hotplug = 'attach'
         else:
             pending.append({
-                'change': 'agent_channel',
+                'change': AGENT_CHANNEL.name,
                 'reason': 'the running domain has no virtio-serial controller and libvirt cannot '
                           'hot-plug one; the stream channel appears at the next cold start',
             })
@@ -480,7 +550,8 @@ def restore_managed_parts(root, live_root):
     For a rollback when a domain does not start with its new definition and no
     backup of the previous one was written: the stream channel is there exactly
     when the running domain had it, and each SPICE ``<graphics>`` gets the
-    ``<streaming>`` element the running one had (none when it had none).
+    element of each setting (``<streaming>``, ``<image>``, ...) the running one
+    had (none when it had none).
     A virtio-serial controller the running domain did not have was added with
     the channel (by this collection, index 0): it goes too, unless another
     virtio-serial port of the definition needs it.  Everything else, including
@@ -493,15 +564,14 @@ def restore_managed_parts(root, live_root):
         actions.extend(remove_stream_channels(root))
         if not virtio_serial_controllers(live_root):
             actions.extend(_remove_added_controller(root))
-    running = [streaming_mode_of(graphics) for graphics in spice_graphics(live_root)]
+    live_graphics = spice_graphics(live_root)
     for index, graphics in enumerate(spice_graphics(root)):
-        mode = running[index] if index < len(running) else None
-        streaming = graphics.find('streaming')
-        if mode is None and streaming is not None:
-            _remove(streaming)
-            actions.append('removed <streaming mode=%r> as the running domain had none' % streaming.get('mode'))
-        elif mode is not None and streaming_mode_of(graphics) != mode:
-            actions.extend(set_streaming_mode_of(graphics, mode))
+        for item in GRAPHICS_SETTINGS:
+            value = setting_of(live_graphics[index], item) if index < len(live_graphics) else None
+            if value is None:
+                actions.extend(remove_setting_of(graphics, item))
+            elif setting_of(graphics, item) != value:
+                actions.extend(set_setting_of(graphics, item, value))
     return actions
 
 
@@ -509,7 +579,7 @@ def managed_parts(root):
     """A domain document that holds only the managed parts of ``root``, as text.
 
     What :func:`restore_managed_parts` reads of a running domain (its stream
-    channels, virtio-serial controllers and SPICE streaming modes), for a restart
+    channels, virtio-serial controllers and every graphics setting of the registry), for a restart
     that goes on in a later run of the module: small, and without any secret of the
     definition.
     """
@@ -523,9 +593,10 @@ def managed_parts(root):
                          type=target.get('type', 'virtio'), name=STREAM_PORT_NAME)
     for graphics in spice_graphics(root):
         kept_graphics = etree.SubElement(devices, 'graphics', type='spice')
-        mode = streaming_mode_of(graphics)
-        if mode is not None:
-            etree.SubElement(kept_graphics, 'streaming', mode=mode)
+        for item in GRAPHICS_SETTINGS:
+            value = setting_of(graphics, item)
+            if value is not None:
+                etree.SubElement(kept_graphics, item.element, {item.attribute: value})
     return to_string(kept)
 
 

@@ -42,9 +42,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     select_domains,
     unknown_name_sentence,
 )
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
-    effective_streaming_mode,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.settings import GRAPHICS_SETTINGS
 
 
 TRANSIENT_NAMED_EXACTLY = (
@@ -73,13 +71,17 @@ def _alive(conn):
 
 
 def _blank(selected, state):
-    return {
+    info = {
         'active': selected.active,
         'persistent': selected.persistent,
         'state': state,
         'graphics': [],
-        'streaming_mode': None,
-        'streaming_mode_live': None,
+    }
+    # Each graphics setting as the definition writes it, and as the running domain runs it.
+    for item in GRAPHICS_SETTINGS:
+        info[item.name] = None
+        info[item.name + '_live'] = None
+    info.update({
         'agent_channel': False,
         'agent_channel_live': False,
         'agent_channel_state': None,
@@ -91,7 +93,8 @@ def _blank(selected, state):
         'asked': None,
         'compliance': None,
         'compliance_reasons': [],
-    }
+    })
+    return info
 
 
 def describe(info, inactive_root, live_root, exact, saved_root=None, request=None):
@@ -112,12 +115,14 @@ def describe(info, inactive_root, live_root, exact, saved_root=None, request=Non
     info['graphics'] = defined['graphics']
     has_spice = 'spice' in defined['graphics']
     if inactive_root is not None:
-        info['streaming_mode'] = defined['streaming_mode']
+        for item in GRAPHICS_SETTINGS:
+            info[item.name] = defined[item.name]
         info['agent_channel'] = defined['agent_channel']
     if live_root is not None:
         live = defined if live_root is definition else streaming_state(live_root)
         if 'spice' in live['graphics']:
-            info['streaming_mode_live'] = effective_streaming_mode(live['streaming_mode'])
+            for item in GRAPHICS_SETTINGS:
+                info[item.name + '_live'] = item.effective(live[item.name])
         info['agent_channel_live'] = live['agent_channel']
         info['agent_channel_state'] = live['channel_state']
         if inactive_root is not None:
@@ -141,7 +146,7 @@ def describe(info, inactive_root, live_root, exact, saved_root=None, request=Non
 
 def ask(info, request):
     """Note in ``info`` what ``request`` asks of the domain."""
-    info['asked'] = {'streaming_mode': request.streaming_mode, 'agent_channel': request.agent_channel}
+    info['asked'] = dict(request.values)
 
 
 def _unjudged(info, request, reason):
@@ -187,18 +192,22 @@ def summarize(domains):
     """Counts for one hypervisor over the per-domain dicts of :func:`gather`."""
     summary = {
         'domains': len(domains), 'running': 0, 'paused': 0, 'shut_off': 0, 'transient': 0,
-        'spice': 0, 'streaming_modes': {'off': 0, 'all': 0, 'filter': 0, 'unset': 0},
-        'agent_channel': 0, 'agent_connected': 0, 'agent_disconnected': 0,
+        'spice': 0, 'agent_channel': 0, 'agent_connected': 0, 'agent_disconnected': 0,
         'restart_required': 0, 'problems': 0, 'skipped': 0,
         'compliance': dict.fromkeys(COMPLIANCE, 0),
     }
+    # Persistent SPICE definitions by the value each writes ('unset' when it writes none).
+    for item in GRAPHICS_SETTINGS:
+        summary[item.summary_key] = dict.fromkeys(item.choices + ('unset',), 0)
     for info in domains.values():
         summary[info['state'].replace(' ', '_')] += 1
         summary['transient'] += not info['persistent']
         if 'spice' in info['graphics']:
             summary['spice'] += 1
             if info['persistent']:
-                summary['streaming_modes'][info['streaming_mode'] or 'unset'] += 1
+                for item in GRAPHICS_SETTINGS:
+                    counts, value = summary[item.summary_key], info[item.name] or 'unset'
+                    counts[value] = counts.get(value, 0) + 1
         summary['agent_channel'] += info['agent_channel']
         summary['agent_connected'] += info['agent_channel_state'] == 'connected'
         summary['agent_disconnected'] += disconnected(info)
@@ -304,9 +313,8 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
         'libvirt_version': libvirt_version,
         'qemu_version': qemu_version,
         'asked': None if request is None else dict(
-            streaming_mode=request.streaming_mode, agent_channel=request.agent_channel,
-            overrides=[dict(name=list(entries), streaming_mode=asked.streaming_mode,
-                            agent_channel=asked.agent_channel) for entries, asked in overrides]),
+            request.values,
+            overrides=[dict(asked.values, name=list(entries)) for entries, asked in overrides]),
         'domains': domains,
         'summary': summarize(domains),
         'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),

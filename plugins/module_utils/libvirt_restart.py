@@ -54,6 +54,7 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     left_alone,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
+from ansible_collections.spice.streaming.plugins.module_utils.settings import changes_words
 
 RESTART_CHOICES = ('never', 'when_needed')
 POLL_SECONDS = 0.5
@@ -627,10 +628,4 @@ def _words(err):
 
 
 def _changes(gaps):
-    names = {'streaming_mode': 'the streaming mode', 'agent_channel': 'the stream channel'}
-    seen = []
-    for gap in gaps:
-        label = names.get(gap['change'], gap['change'])
-        if label not in seen:
-            seen.append(label)
-    return ' and '.join(seen)
+    return changes_words(gap['change'] for gap in gaps)

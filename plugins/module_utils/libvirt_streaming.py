@@ -44,7 +44,7 @@ from ansible.module_utils.common.respawn import (
     respawn_module,
 )
 
-from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml, run_summary
+from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml, run_summary, settings
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
@@ -216,10 +216,8 @@ def override_requests(overrides, default):
     Each override's request takes what the override sets and, for what it leaves
     out (or sets to null), the task's value from ``default``.
     """
-    return [(override['name'], domain_xml.StreamingRequest(
-        override['streaming_mode'] if override.get('streaming_mode') is not None else default.streaming_mode,
-        override['agent_channel'] if override.get('agent_channel') is not None else default.agent_channel))
-        for override in overrides]
+    return [(override['name'], domain_xml.StreamingRequest(**settings.values_from(override)).over(default))
+            for override in overrides]
 
 
 def request_for(overrides, default, name):

@@ -13,7 +13,9 @@ Managed parts are found by identity, never appended blindly:
 * the stream port: a ``virtserialport`` device named ``org.spice-space.stream.0``
   and the ``spiceport`` chardev it uses;
 * the virtio-serial bus: a ``virtio-serial*`` device;
-* the streaming mode: the ``streaming-video`` key of the ``-spice`` option(s).
+* the settings of SPICE (the streaming mode, the compressions): each the key of
+  the ``-spice`` option(s) its record names (``streaming-video``,
+  ``image-compression``, ...; ``settings.GRAPHICS_SETTINGS``).
 
 Every other argument is returned unchanged, character for character; an edited
 option keeps its other keys as they were written.
@@ -39,11 +41,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.qemu_options impor
     option_name,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
-    AGENT_CHANNEL_STATES,
-    DEFAULT_STREAMING_MODE,
+from ansible_collections.spice.streaming.plugins.module_utils import settings
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
+    GRAPHICS_SETTINGS,
     STREAM_PORT_NAME,
-    STREAMING_MODES,
 )
 
 # The options this module reads or edits; their values never start with '-'.
@@ -484,55 +485,73 @@ def _stream_chardev_text(ident):
 
 # ---------------------------------------------------------------- the settings
 
-# The one place that names the streaming settings: what each may be, when it
-# needs QEMU's SPICE server, what the command line must allow, and the edit
-# that writes it.  CommandLine above knows QEMU, not the settings; a registry
-# of settings (one record per setting) can replace the three functions of this
-# section and leave CommandLine and apply_streaming as they are.
+# The one place that maps the settings (settings.SETTINGS) onto the command line.
+# CommandLine above knows QEMU, not the settings.
 #
-#   streaming_mode  -spice streaming-video=MODE (not written: QEMU runs off),
-#                   CommandLine.set_spice_key
-#   agent_channel   the stream port, a -chardev spiceport and a -device
-#                   virtserialport on a virtio-serial bus,
-#                   CommandLine.ensure_stream_port / remove_stream_port
-STREAMING_KEY = 'streaming-video'
+#   a graphics setting  -spice KEY=VALUE, KEY the record's qemu_key
+#                       (streaming-video=, image-compression=, ...); not written,
+#                       QEMU runs the record's runs_when_absent;
+#                       CommandLine.set_spice_key.  Nothing changes in a running
+#                       QEMU: a new command line takes effect when QEMU starts.
+#   agent_channel       the stream port, a -chardev spiceport and a -device
+#                       virtserialport on a virtio-serial bus,
+#                       CommandLine.ensure_stream_port / remove_stream_port
 
 
-def check_request(streaming_mode=None, agent_channel=None):
-    """Raise QemuCmdlineError for values outside the shared choices."""
-    if streaming_mode is not None and streaming_mode not in STREAMING_MODES:
-        raise QemuCmdlineError('streaming_mode must be one of %s, not %r'
-                               % (', '.join(STREAMING_MODES), streaming_mode))
-    if agent_channel is not None and agent_channel not in AGENT_CHANNEL_STATES:
-        raise QemuCmdlineError('agent_channel must be one of %s, not %r'
-                               % (', '.join(AGENT_CHANNEL_STATES), agent_channel))
+def check_request(streaming_mode=None, agent_channel=None, **values):
+    """Raise QemuCmdlineError for unknown settings and values outside the shared choices."""
+    values.update(streaming_mode=streaming_mode, agent_channel=agent_channel)
+    problems = settings.check_values(values)
+    if problems:
+        raise QemuCmdlineError('; '.join(problems))
 
 
-def check_command_line(cmdline, streaming_mode, agent_channel, require_spice):
-    """Raise QemuCmdlineError when ``cmdline`` cannot carry the settings asked for."""
-    needs_spice = streaming_mode is not None or agent_channel == 'present'
-    if needs_spice and require_spice and not cmdline.has_spice:
+def check_command_line(cmdline, values, require_spice):
+    """Raise QemuCmdlineError when ``cmdline`` cannot carry the settings asked for (``{name: value}``)."""
+    if settings.needs_spice(values) and require_spice and not cmdline.has_spice:
         raise QemuCmdlineError(
-            'there is no -spice option to amend: a streaming mode and a spiceport channel need '
-            'QEMU\'s SPICE server; add -spice (for example "-spice port=5930,disable-ticketing=on" '
-            'or "-spice unix=on,addr=/run/qemu/NAME.sock") first')
-    if streaming_mode not in (None, 'off') and cmdline.has_spice_app:
-        raise QemuCmdlineError(
-            '-display spice-app sets streaming-video=off itself, after every -spice option '
-            '(QEMU ui/spice-app.c), so streaming mode %s cannot take effect; run the SPICE '
-            'server with -spice and -display none instead' % streaming_mode)
+            'there is no -spice option to amend: %s need%s QEMU\'s SPICE server; add -spice (for '
+            'example "-spice port=5930,disable-ticketing=on" or "-spice unix=on,addr=/run/qemu/NAME.sock") '
+            'first' % (_asked_words(values), 's' if len(_asked(values)) == 1 else ''))
+    if not cmdline.has_spice_app:
+        return
+    for item in GRAPHICS_SETTINGS:
+        value = values.get(item.name)
+        if item.spice_app_forces is not None and value not in (None, item.spice_app_forces):
+            raise QemuCmdlineError(
+                '-display spice-app sets %s=%s itself, after every -spice option (QEMU '
+                'ui/spice-app.c), so %s %s cannot take effect; run the SPICE server with -spice and '
+                '-display none instead' % (item.qemu_key, item.spice_app_forces, item.noun, value))
 
 
-def write_settings(cmdline, streaming_mode, agent_channel):
+def _asked(values):
+    return [settings.BY_NAME[name] for name, value in values.items()
+            if settings.BY_NAME[name].needs_spice(value)]
+
+
+def _asked_words(values):
+    """What a request that needs SPICE asks for, in words: ``a streaming mode and a spiceport channel``."""
+    words = ['a spiceport channel' if item is settings.AGENT_CHANNEL else 'the %s' % item.noun
+             for item in _asked(values)]
+    return ' and '.join(words)
+
+
+def write_settings(cmdline, values):
     """Each setting asked for (not ``None``), written into ``cmdline``: the stream port first."""
+    agent_channel = values.get(settings.AGENT_CHANNEL.name)
     if agent_channel == 'present':
         cmdline.ensure_stream_port()
     elif agent_channel == 'absent':
         cmdline.remove_stream_port()
-    if streaming_mode is not None and (cmdline.spice or not cmdline.has_spice_app):
-        # -display spice-app without -spice runs streaming-video=off itself;
-        # check_command_line lets only off get here, so there is nothing to write.
-        cmdline.set_spice_key(STREAMING_KEY, streaming_mode, DEFAULT_STREAMING_MODE)
+    for item in GRAPHICS_SETTINGS:
+        value = values.get(item.name)
+        if value is None:
+            continue
+        if item.spice_app_forces is not None and cmdline.has_spice_app and not cmdline.spice:
+            # -display spice-app without -spice runs this key's forced value itself;
+            # check_command_line lets only that value get here, so there is nothing to write.
+            continue
+        cmdline.set_spice_key(item.qemu_key, value, item.runs_when_absent)
 
 
 # ---------------------------------------------------------------- whole requests
@@ -549,23 +568,25 @@ class StreamingResult:
         self.warnings = warnings
 
 
-def apply_streaming(args, streaming_mode=None, agent_channel=None, require_spice=True):
+def apply_streaming(args, streaming_mode=None, agent_channel=None, require_spice=True, **values):
     """Bring a QEMU argument list to the asked streaming state.
 
-    ``None`` for ``streaming_mode`` or ``agent_channel`` leaves that part alone.
-    With ``require_spice`` (the module), a request that needs SPICE fails on a
-    command line without ``-spice``; without it (the filter, whose input may be
-    a fragment), ``-spice streaming-video=MODE`` is added as an option of its
-    own, which QEMU merges with the ``-spice`` option given elsewhere.
+    Every setting of ``settings.SETTINGS`` may be given by name (the first two
+    also by position); ``None`` leaves that part alone.  With ``require_spice``
+    (the module), a request that needs SPICE fails on a command line without
+    ``-spice``; without it (the filter, whose input may be a fragment),
+    ``-spice KEY=VALUE`` is added as an option of its own, which QEMU merges
+    with the ``-spice`` option given elsewhere.
 
     Returns a StreamingResult; raises QemuCmdlineError, having changed nothing,
     when the arguments cannot carry the request.
     """
-    check_request(streaming_mode, agent_channel)
+    check_request(streaming_mode, agent_channel, **values)
+    values = settings.values_from(dict(values, streaming_mode=streaming_mode, agent_channel=agent_channel))
     cmdline = CommandLine(args)
-    check_command_line(cmdline, streaming_mode, agent_channel, require_spice)
+    check_command_line(cmdline, values, require_spice)
     if any(option.name == 'readconfig' for option in cmdline.options):
         cmdline.warnings.append('the arguments use -readconfig; devices and chardevs defined in '
                                 'that file were not considered')
-    write_settings(cmdline, streaming_mode, agent_channel)
+    write_settings(cmdline, values)
     return StreamingResult(cmdline.result(), cmdline.actions, cmdline.warnings)

@@ -12,11 +12,12 @@ short_description: Bring libvirt domains to a SPICE video streaming state
 version_added: 0.1.0
 description:
   - Brings every selected libvirt domain on a hypervisor to the SPICE streaming state asked
-    for, in one pass over one connection; that is the host-side streaming mode of its SPICE graphics
-    and the C(org.spice-space.stream.0) spiceport channel that C(spice-streaming-agent) in the
-    guest writes to.
+    for, in one pass over one connection; that is the host-side streaming mode of its SPICE graphics,
+    its image, JPEG, zlib and playback compression, and the C(org.spice-space.stream.0) spiceport
+    channel that C(spice-streaming-agent) in the guest writes to.
   - Edits only the parts it manages, found by identity (the channel by type and target name, the
-    controller by type, the C(<streaming>) element inside SPICE C(<graphics>)); every other
+    controller by type, the C(<streaming>), C(<image>), C(<jpeg>), C(<zlib>) and C(<playback>)
+    elements inside SPICE C(<graphics>), each asked for, written where libvirt itself puts it); every other
     element, attribute, namespace, metadata and C(qemu:commandline) stays exactly as it was.
     Duplicated stream channels, which C(virt-xml --add-device) run twice leaves and which stop
     a domain from starting, are reduced to one.
@@ -36,7 +37,7 @@ description:
     redone on that definition, so a change someone else made in the meantime is kept.
   - Running domains get their persistent definition updated. With O(live), the channel is
     hot-plugged or unplugged where libvirt accepts it; what libvirt cannot apply live (any
-    streaming mode change, a channel where libvirt refuses the hot-plug or the domain has no
+    streaming mode or compression change, a channel where libvirt refuses the hot-plug or the domain has no
     virtio-serial controller) is returned per domain with the reason, and in RV(restart_required).
     No running domain is stopped or restarted unless O(restart=when_needed) asks for it.
   - Transient domains are never defined (that would make them persistent). Selected by a pattern,
@@ -85,9 +86,10 @@ options:
     description:
       - Per-domain exceptions applied in the same pass, for example a kiosk that must not
         stream. The first override whose O(overrides[].name) matches a domain gives that domain
-        its O(overrides[].streaming_mode) and O(overrides[].agent_channel); what an override
-        leaves out (or sets to V(null)) comes from the task's own O(streaming_mode) and
-        O(agent_channel).
+        its O(overrides[].streaming_mode), O(overrides[].image_compression),
+        O(overrides[].jpeg_compression), O(overrides[].zlib_compression),
+        O(overrides[].playback_compression) and O(overrides[].agent_channel); what an override
+        leaves out (or sets to V(null)) comes from the task's own option of the same name.
       - An override only changes the request for domains that O(name) and O(exclude) select.
       - Each O(overrides[].name) entry that changes nothing is a warning naming the entry and the
         hypervisor, and the task goes on. That is an entry that matches none of the selected
@@ -111,6 +113,22 @@ options:
         type: str
         choices: ['off', all, filter]
         aliases: [mode]
+      image_compression:
+        description: The image compression for these domains.
+        type: str
+        choices: [auto_glz, auto_lz, quic, glz, lz, 'off']
+      jpeg_compression:
+        description: The JPEG compression for these domains.
+        type: str
+        choices: [auto, never, always]
+      zlib_compression:
+        description: The zlib compression for these domains.
+        type: str
+        choices: [auto, never, always]
+      playback_compression:
+        description: The playback compression for these domains.
+        type: str
+        choices: ['on', 'off']
       agent_channel:
         description: Whether these domains carry the stream channel.
         type: str
@@ -121,7 +139,7 @@ options:
       - V(never) restarts nothing; running domains report in RV(restart_required) what waits for
         their next cold start.
       - V(when_needed) restarts exactly the running domains whose running state lacks what their
-        persistent definition says (the streaming mode, the stream channel), whether this task or
+        persistent definition says (the streaming mode, a compression, the stream channel), whether this task or
         an earlier one changed the definition. Each is shut down gracefully (ACPI), waited for up
         to O(shutdown_timeout) seconds, started again (paused again if it was paused), and the
         live XML is read to confirm the change is in effect. O(restart_batch) domains are
@@ -217,9 +235,10 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Streaming mode changes of a running domain take effect at the next cold start (shut down,
-    then start); a guest reboot is not enough. libvirt's C(update-device) would claim success and
-    change nothing, so the module does not call it.
+  - Streaming mode and compression changes of a running domain take effect at the next cold start
+    (shut down, then start); a guest reboot is not enough. libvirt's C(update-device) would claim
+    success and change nothing (neither the live XML nor QEMU's SPICE server), so the module does
+    not call it.
   - libvirt 9.0 refuses to hot-plug spiceport channels and nobody can hot-plug a virtio-serial
     controller; newer libvirt releases may accept the channel hot-plug.
   - A missing virtio-serial controller is written explicitly (index 0); libvirt would add one by
@@ -266,6 +285,15 @@ EXAMPLES = r'''
     restart: when_needed
     restart_batch: 5
     shutdown_timeout: 300
+    backup: true
+
+- name: Tune SPICE compression with streaming, as VDI guides recommend for slow links
+  spice.streaming.libvirt_domain:
+    name: ['vdi-*']
+    streaming_mode: filter
+    image_compression: auto_lz
+    jpeg_compression: auto
+    zlib_compression: auto
     backup: true
 
 - name: Take the stream channel out of one desktop, persistent definition only
@@ -319,7 +347,9 @@ domains:
       elements: dict
       contains:
         change:
-          description: V(streaming_mode) or V(agent_channel).
+          description:
+            - The setting that waits, V(streaming_mode), V(image_compression), V(jpeg_compression),
+              V(zlib_compression), V(playback_compression) or V(agent_channel).
           type: str
         reason:
           description: Why it could not be applied live.
@@ -489,9 +519,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     StreamingRun,
     override_requests,
 )
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
     overrides_argument_spec,
     streaming_argument_spec,
+    values_from,
 )
 
 
@@ -513,7 +544,7 @@ def argument_spec():
 
 def run_module(module):
     params = module.params
-    request = StreamingRequest(params['streaming_mode'], params['agent_channel'])
+    request = StreamingRequest(**values_from(params))
 
     def make_run(conn, pool, names):
         return StreamingRun(

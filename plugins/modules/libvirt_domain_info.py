@@ -12,9 +12,9 @@ short_description: Read the SPICE video streaming state of libvirt domains
 version_added: 0.2.0
 description:
   - Reads, in one pass over read-only connections, what the selected libvirt domains of a
-    hypervisor say about SPICE streaming; that is the streaming mode and the
-    C(org.spice-space.stream.0) channel of the persistent definition, the same in the running
-    domain, whether a process in the guest holds that channel open, what waits for a cold start,
+    hypervisor say about SPICE streaming; that is the streaming mode, the image, JPEG, zlib and
+    playback compression and the C(org.spice-space.stream.0) channel of the persistent definition,
+    the same in the running domain, whether a process in the guest holds that channel open, what waits for a cold start,
     and what would stop M(spice.streaming.libvirt_domain) on the domain.
   - Per domain it reads only the inactive XML of a persistent domain and the live XML of a running
     one, and keeps a small summary, never the XML. Nothing is changed, and no secret is read.
@@ -51,18 +51,21 @@ options:
     aliases: [ domains ]
   compare_with:
     description:
-      - What M(spice.streaming.libvirt_domain) would be asked for, that is its
-        O(compare_with.streaming_mode), O(compare_with.agent_channel) and O(compare_with.overrides),
-        with the same meaning (V(null) leaves that part as it is; in an override, V(null) takes the
-        value above).
+      - What M(spice.streaming.libvirt_domain) would be asked for, that is its settings
+        (O(compare_with.streaming_mode), O(compare_with.image_compression),
+        O(compare_with.jpeg_compression), O(compare_with.zlib_compression),
+        O(compare_with.playback_compression), O(compare_with.agent_channel)) and
+        O(compare_with.overrides), with the same meaning (V(null) leaves that part as it is; in an
+        override, V(null) takes the value above).
       - Each domain then says what is asked of it (RV(domains.asked), the first override that
         matches it chosen) and how it stands against that (RV(domains.compliance), with the
         reasons), judged with the very functions M(spice.streaming.libvirt_domain) plans with; and
         RV(summary.compliance) counts them. Nothing is changed.
       - The C(report) entry point of the role C(spice.streaming.host_streaming) passes the role's
-        variables here (C(host_streaming_mode), C(host_streaming_agent_channel),
-        C(host_streaming_overrides)), so the playbook C(spice.streaming.streaming_report) compares
-        with what C(spice.streaming.enable_streaming) asks with the same inventory.
+        variables here (C(host_streaming_mode), the compression variables,
+        C(host_streaming_agent_channel), C(host_streaming_overrides)), so the playbook
+        C(spice.streaming.streaming_report) compares with what C(spice.streaming.enable_streaming)
+        asks with the same inventory.
       - When not given, RV(domains.asked) and RV(domains.compliance) are V(null).
     type: dict
     version_added: 0.2.0
@@ -71,6 +74,22 @@ options:
         description: The SPICE streaming mode asked for; V(null) leaves it as it is.
         type: str
         choices: ['off', all, filter]
+      image_compression:
+        description: The SPICE image compression asked for; V(null) leaves it as it is.
+        type: str
+        choices: [auto_glz, auto_lz, quic, glz, lz, 'off']
+      jpeg_compression:
+        description: The SPICE JPEG compression asked for; V(null) leaves it as it is.
+        type: str
+        choices: [auto, never, always]
+      zlib_compression:
+        description: The SPICE zlib compression asked for; V(null) leaves it as it is.
+        type: str
+        choices: [auto, never, always]
+      playback_compression:
+        description: The SPICE playback compression asked for; V(null) leaves it as it is.
+        type: str
+        choices: ['on', 'off']
       agent_channel:
         description: Whether the stream channel is asked for; V(null) leaves it as it is.
         type: str
@@ -78,8 +97,7 @@ options:
       overrides:
         description:
           - Per-domain exceptions, as O(spice.streaming.libvirt_domain#module:overrides); the first
-            whose O(compare_with.overrides[].name) matches a domain gives its
-            O(compare_with.overrides[].streaming_mode) and O(compare_with.overrides[].agent_channel).
+            whose O(compare_with.overrides[].name) matches a domain gives its settings.
         type: list
         elements: dict
         default: []
@@ -94,6 +112,22 @@ options:
             type: str
             choices: ['off', all, filter]
             aliases: [mode]
+          image_compression:
+            description: The image compression for these domains.
+            type: str
+            choices: [auto_glz, auto_lz, quic, glz, lz, 'off']
+          jpeg_compression:
+            description: The JPEG compression for these domains.
+            type: str
+            choices: [auto, never, always]
+          zlib_compression:
+            description: The zlib compression for these domains.
+            type: str
+            choices: [auto, never, always]
+          playback_compression:
+            description: The playback compression for these domains.
+            type: str
+            choices: ['on', 'off']
           agent_channel:
             description: Whether these domains carry the stream channel.
             type: str
@@ -268,6 +302,70 @@ domains:
           V(null) when it is not running or has no SPICE graphics.
       type: str
       sample: 'off'
+    image_compression:
+      description:
+        - The SPICE image compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto_glz)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: glz
+      version_added: 0.2.0
+    image_compression_live:
+      description:
+        - The SPICE image compression the running domain runs with (V(auto_glz) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.image_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto_glz
+      version_added: 0.2.0
+    jpeg_compression:
+      description:
+        - The SPICE JPEG compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: never
+      version_added: 0.2.0
+    jpeg_compression_live:
+      description:
+        - The SPICE JPEG compression the running domain runs with (V(auto) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.jpeg_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto
+      version_added: 0.2.0
+    zlib_compression:
+      description:
+        - The SPICE zlib compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(auto)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: never
+      version_added: 0.2.0
+    zlib_compression_live:
+      description:
+        - The SPICE zlib compression the running domain runs with (V(auto) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.zlib_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: auto
+      version_added: 0.2.0
+    playback_compression:
+      description:
+        - The SPICE playback compression written in the persistent definition; V(null) when unset (QEMU
+          then runs V(on)), without SPICE graphics, or for a transient domain.
+      type: str
+      sample: 'off'
+      version_added: 0.2.0
+    playback_compression_live:
+      description:
+        - The SPICE playback compression the running domain runs with (V(on) when its live XML has
+          none); V(null) when it is not running or has no SPICE graphics. libvirt cannot change it on
+          a running domain, so a difference from RV(domains.playback_compression) waits for a cold start (see
+          RV(domains.restart_required)).
+      type: str
+      sample: 'on'
+      version_added: 0.2.0
     agent_channel:
       description: Whether the persistent definition has the C(org.spice-space.stream.0) spiceport channel.
       type: bool
@@ -298,7 +396,9 @@ domains:
       elements: dict
       contains:
         change:
-          description: V(streaming_mode) or V(agent_channel).
+          description:
+            - The setting that differs, V(streaming_mode), V(image_compression), V(jpeg_compression),
+              V(zlib_compression), V(playback_compression) or V(agent_channel).
           type: str
         reason:
           description: What differs and when it takes effect.
@@ -319,8 +419,8 @@ domains:
       type: str
     asked:
       description:
-        - With O(compare_with), what is asked of this domain (C(streaming_mode), C(agent_channel);
-          V(null) in one means "leave it"), the first override that matches it chosen; V(null)
+        - With O(compare_with), what is asked of this domain (each setting, C(streaming_mode) to
+          C(agent_channel); V(null) in one means "leave it"), the first override that matches it chosen; V(null)
           otherwise.
       type: dict
       version_added: 0.2.0
@@ -379,6 +479,14 @@ domains:
       graphics: [spice]
       streaming_mode: filter
       streaming_mode_live: 'off'
+      image_compression: glz
+      image_compression_live: auto_glz
+      jpeg_compression: null
+      jpeg_compression_live: auto
+      zlib_compression: null
+      zlib_compression_live: auto
+      playback_compression: null
+      playback_compression_live: 'on'
       agent_channel: true
       agent_channel_live: true
       agent_channel_state: disconnected
@@ -389,7 +497,8 @@ domains:
       problems: []
       skipped: false
       reason: null
-      asked: {streaming_mode: filter, agent_channel: present}
+      asked: {streaming_mode: filter, image_compression: null, jpeg_compression: null, zlib_compression: null,
+              playback_compression: null, agent_channel: present}
       compliance: waiting
       compliance_reasons:
         - "the running domain streams with mode off; libvirt cannot change the SPICE streaming mode of a running domain, ..."
@@ -420,6 +529,26 @@ summary:
       description: Persistent SPICE definitions by streaming mode (V(unset) when the definition has none).
       type: dict
       sample: {'off': 0, all: 1, filter: 40, unset: 2}
+    image_compression:
+      description: Persistent SPICE definitions by image compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto_glz: 0, auto_lz: 0, quic: 3, glz: 40, lz: 0, 'off': 0, unset: 0}
+      version_added: 0.2.0
+    jpeg_compression:
+      description: Persistent SPICE definitions by JPEG compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto: 0, never: 0, always: 0, unset: 43}
+      version_added: 0.2.0
+    zlib_compression:
+      description: Persistent SPICE definitions by zlib compression (V(unset) when the definition has none).
+      type: dict
+      sample: {auto: 0, never: 0, always: 0, unset: 43}
+      version_added: 0.2.0
+    playback_compression:
+      description: Persistent SPICE definitions by playback compression (V(unset) when the definition has none).
+      type: dict
+      sample: {'on': 0, 'off': 0, unset: 43}
+      version_added: 0.2.0
     agent_channel:
       description: Persistent definitions with the stream channel.
       type: int
@@ -483,9 +612,10 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
     ensure_bindings,
     override_requests,
 )
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
     overrides_argument_spec,
     streaming_argument_spec,
+    values_from,
 )
 
 
@@ -512,7 +642,7 @@ def main():
     request = overrides = None
     if params['compare_with'] is not None:
         asked = params['compare_with']
-        request = StreamingRequest(asked['streaming_mode'], asked['agent_channel'])
+        request = StreamingRequest(**values_from(asked))
         overrides = override_requests(asked['overrides'], request)
     if params['guest_agent_timeout'] <= 0:
         module.fail_json(msg='guest_agent_timeout must be more than 0 seconds, got %s' % params['guest_agent_timeout'])

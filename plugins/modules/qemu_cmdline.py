@@ -265,8 +265,9 @@ from ansible_collections.spice.streaming.plugins.module_utils.qemu_env_files imp
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_options import QemuCmdlineError
 from ansible_collections.spice.streaming.plugins.module_utils.qemu_secrets import mask_secrets
 from ansible_collections.spice.streaming.plugins.module_utils.secrets import MASK
-from ansible_collections.spice.streaming.plugins.module_utils.streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.settings import (
     streaming_argument_spec,
+    values_from,
 )
 
 
@@ -352,7 +353,7 @@ def main():
             before = params['args']
         shown_before, secrets = mask_secrets(before)
         hide_secrets(module, secrets)
-        outcome = apply_streaming(before, params['streaming_mode'], params['agent_channel'])
+        outcome = apply_streaming(before, **values_from(params))
     except QemuCmdlineError as err:
         module.fail_json(msg='%s: %s' % (where, err), **result)
     if path is not None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-# The options whose null means "leave it as it is" (plugins/doc_fragments/streaming.py);
-# in libvirt_domain's overrides, null means "the task's value" (``mode`` is an alias).
-LEAVE_WHEN_NULL = ('streaming_mode', 'agent_channel', 'mode')
+# The options whose null means "leave it as it is" (every setting, aliases included);
+# in libvirt_domain's overrides, null means "the task's value".
+from ansible_collections.spice.streaming.plugins.module_utils.settings import LEAVE_WHEN_NULL
 
 
 def _without_nulls(args):

@@ -157,3 +157,46 @@ def test_overrides_take_the_modules_streaming_mode_key_and_its_mode_alias(domain
     assert recap(proc)['failed'] == 1, proc.stdout
     assert 'mutually exclusive: streaming_mode|mode' in proc.stdout, proc.stdout
     assert domains.snapshot() == before
+
+
+DISABLE = os.path.join(REPO_ROOT, 'playbooks', 'disable_streaming.yml')
+
+
+def compression_of(xml):
+    graphics = re.search(r"<graphics type='spice'.*?</graphics>", xml, re.S).group(0)
+    return dict(re.findall(r"<(image|jpeg|zlib|playback) compression='(\w+)'/>", graphics))
+
+
+def test_compression_from_the_inventory_and_disable_leaves_it(domains, tmp_path):
+    """host_streaming_*_compression (null: leave it) with overrides; disable_streaming.yml keeps them."""
+    for label in ('desk', 'kiosk'):
+        domains.define(label, domain_xml)
+    desk, kiosk = domains.name('desk'), domains.name('kiosk')
+    settings = dict(host_streaming_domains=[domains.prefix + '-*'], host_streaming_backup=False,
+                    host_streaming_image_compression='auto_lz', host_streaming_jpeg_compression='never',
+                    host_streaming_overrides=[{'name': [kiosk], 'image_compression': 'quic'}])
+    inventory = _inventory(tmp_path, **settings)
+    first = run_playbook(PLAYBOOK, inventory)
+    assert recap(first)['failed'] == 0 and recap(first)['changed'] == 1, first.stdout + first.stderr
+    # zlib and playback are null by default: nothing written for them.
+    assert compression_of(domains.inactive_xml(desk)) == {'image': 'auto_lz', 'jpeg': 'never'}
+    assert compression_of(domains.inactive_xml(kiosk)) == {'image': 'quic', 'jpeg': 'never'}
+    again = run_playbook(PLAYBOOK, inventory)
+    assert recap(again)['changed'] == 0, again.stdout
+
+    # disable_streaming.yml: streaming off, compression left as it is, even when the inventory
+    # now says something else for it (that is for enable_streaming.yml).
+    elsewhere = {**settings, 'host_streaming_image_compression': 'glz'}
+    disabled = run_playbook(DISABLE, _inventory(tmp_path, **elsewhere))
+    assert recap(disabled)['failed'] == 0 and recap(disabled)['changed'] == 1, disabled.stdout + disabled.stderr
+    for name, image in ((desk, 'auto_lz'), (kiosk, 'quic')):
+        xml = domains.inactive_xml(name)
+        assert "<streaming mode='off'/>" in xml and "<channel type='spiceport'>" not in xml
+        assert compression_of(xml) == {'image': image, 'jpeg': 'never'}
+
+    # A value outside the choices is refused by the role, naming the variable; nothing changes.
+    before = domains.snapshot()
+    bad = run_playbook(PLAYBOOK, _inventory(tmp_path, **dict(settings, host_streaming_zlib_compression='fast')))
+    assert recap(bad)['failed'] == 1, bad.stdout
+    assert 'host_streaming_zlib_compression' in bad.stdout and 'fast' in bad.stdout, bad.stdout
+    assert domains.snapshot() == before

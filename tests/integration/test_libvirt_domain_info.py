@@ -81,7 +81,10 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
         'streaming_mode': None, 'streaming_mode_live': None, 'agent_channel': False,
         'agent_channel_live': False, 'agent_channel_state': None, 'has_managed_save': False,
         'restart_required': [], 'problems': [], 'skipped': False, 'reason': None,
-        'asked': None, 'compliance': None, 'compliance_reasons': []}
+        'asked': None, 'compliance': None, 'compliance_reasons': [],
+        'image_compression': None, 'image_compression_live': None, 'jpeg_compression': None,
+        'jpeg_compression_live': None, 'zlib_compression': None, 'zlib_compression_live': None,
+        'playback_compression': None, 'playback_compression_live': None}
 
     # Running with the channel and nothing in the guest: the case a report lists first.
     run = info['run']
@@ -122,12 +125,45 @@ def test_reads_every_kind_of_domain_and_changes_nothing(domains):
         'streaming_modes': {'off': 0, 'all': 1, 'filter': 1, 'unset': 4},
         'agent_channel': 3, 'agent_connected': 0, 'agent_disconnected': 2,
         'restart_required': 1, 'problems': 2, 'skipped': 2,
-        'compliance': {'compliant': 0, 'waiting': 0, 'not_compliant': 0, 'left_alone': 0}}
+        'compliance': {'compliant': 0, 'waiting': 0, 'not_compliant': 0, 'left_alone': 0},
+        # No definition here says anything about compression.
+        'image_compression': {'auto_glz': 0, 'auto_lz': 0, 'quic': 0, 'glz': 0, 'lz': 0, 'off': 0, 'unset': 6},
+        'jpeg_compression': {'auto': 0, 'never': 0, 'always': 0, 'unset': 6},
+        'zlib_compression': {'auto': 0, 'never': 0, 'always': 0, 'unset': 6},
+        'playback_compression': {'on': 0, 'off': 0, 'unset': 6}}
     assert result['uri'] == URI and result['hypervisor']
     # The versions of the real daemon and QEMU, as virsh version prints them.
     assert result['libvirt_version'] == '%d.%d.%d' % version_parts(conn.getLibVersion())
     assert result['qemu_version'] == '%d.%d.%d' % version_parts(conn.getVersion())
     assert result['asked'] is None
+
+
+def test_compression_is_read_as_defined_and_as_running(domains):
+    """A compression changed in the definition of a running domain waits, like the mode."""
+    compressed = SPICE_GRAPHICS.replace("<listen type='none'/>", "<listen type='none'/>\n      "
+                                        "<image compression='quic'/>\n      <playback compression='off'/>")
+    domains.define('cmp', lambda n: domain_xml(n, devices=(compressed,)), start=True)
+    name = domains.name('cmp')
+    dom = domains.conn.lookupByName(name)
+    root = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+    root.find("devices/graphics/image").set('compression', 'glz')
+    domains.conn.defineXML(etree.tostring(root, encoding='unicode'))
+
+    run = run_module(MODULE, {'uri': URI, 'name': [name]})
+    assert not run.failed and not run.changed, run
+    info = run.domain(name)
+    assert (info['image_compression'], info['image_compression_live']) == ('glz', 'quic')
+    assert (info['playback_compression'], info['playback_compression_live']) == ('off', 'off')
+    # Not written: QEMU runs its default, which the live field says.
+    assert (info['jpeg_compression'], info['jpeg_compression_live']) == (None, 'auto')
+    assert (info['zlib_compression'], info['zlib_compression_live']) == (None, 'auto')
+    assert info['restart_required'] == [{
+        'change': 'image_compression',
+        'reason': 'the definition says image compression glz, the running domain runs with image '
+                  'compression quic; libvirt applies the image compression at the next cold start '
+                  '(shut down, then start: a guest reboot is not enough)'}]
+    assert run.result['summary']['image_compression']['glz'] == 1
+    assert run.result['restart_required'] == [name]
 
 
 def test_exact_names_unknown_are_listed_and_no_spice_is_a_problem(domains):

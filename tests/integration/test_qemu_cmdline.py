@@ -317,6 +317,38 @@ def test_qemu_refuses_a_bogus_mode_and_accepts_each_real_one(tmp_path, qemu_runn
     assert_streaming_mode(qemu, 'off')
 
 
+COMPRESSION = dict(image_compression='glz', jpeg_compression='never', zlib_compression='always',
+                   playback_compression='off')
+
+
+def test_compression_settings_reach_qemu_and_spice_server(tmp_path, qemu_runner):
+    """Each compression is a -spice key QEMU parses (it refuses a bogus value of each), and
+    spice-server gets the image compression (its debug log names it)."""
+    env_file = write_env(tmp_path / 'vm.env', base_env(tmp_path))
+    check_rc, check, _out = run_module(dict(path=str(env_file), **COMPRESSION), check=True)
+    rc, result, _out = run_module(dict(path=str(env_file), **COMPRESSION))
+    assert check_rc == rc == 0 and check['changed'] and result['changed'], result
+    assert result['actions'] == check['actions'] == [
+        'set image-compression=glz in -spice at argument 3 (was auto_glz)',
+        'set jpeg-wan-compression=never in -spice at argument 3 (was not set, which QEMU runs as auto)',
+        'set zlib-glz-wan-compression=always in -spice at argument 3 (was not set, which QEMU runs as auto)',
+        'set playback-compression=off in -spice at argument 3 (was not set, which QEMU runs as on)']
+    again_rc, again, _out = run_module(dict(path=str(env_file), **COMPRESSION))
+    assert again_rc == 0 and not again['changed'] and again['actions'] == [], again
+
+    args = shell_args(env_file)
+    keys = ['image-compression=glz', 'jpeg-wan-compression=never', 'zlib-glz-wan-compression=always',
+            'playback-compression=off']
+    for key in keys:
+        bogus = [arg.replace(key, key.split('=', maxsplit=1)[0] + '=bogus') for arg in args]
+        assert bogus != args
+        assert 'bogus' in qemu_refuses(bogus, tmp_path), key
+    qemu = qemu_runner(args)
+    spice = [arg for arg in qemu.cmdline() if arg.startswith('unix=on')][-1].split(',')
+    assert [key for key in spice if key in keys] == keys, spice
+    assert re.findall(r'reds_config_set_image_compression: ic (\w+)', qemu.log_text()) == ['glz'], qemu.log_text()
+
+
 def test_json_device_in_the_file(tmp_path, qemu_runner):
     """A virtio-serial device written as JSON (QEMU 7.2 accepts it) is found and used."""
     env_file = write_env(tmp_path / 'vm.env', (

@@ -178,7 +178,7 @@ def test_a_bad_mode_is_one_short_message(fleet, tmp_path):
     fatal = [line for line in run.stdout.splitlines() if line.startswith('fatal: ')]
     assert len(fatal) == 2, run
     assert ("fatal: [hv05]: FAILED! => {\"changed\": false, \"msg\": \"host_streaming_mode is 'ALL': it must be "
-            "one of off, all, filter, or null to leave the mode as it is (did you mean 'all'?). Nothing was "
+            "one of off, all, filter, or null to leave the streaming mode as it is (did you mean 'all'?). Nothing was "
             "changed on hv05.\"}") in fatal, run
     assert "YAML reads a bare off as false: write 'off', quoted" in fatal[1] or \
         "YAML reads a bare off as false: write 'off', quoted" in fatal[0], run

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.support.libvirt_env import STREAM_CHANNEL, VIRTIO_SERIAL, domain_xml
+from tests.support.libvirt_env import STREAM_CHANNEL, URI, VIRTIO_SERIAL, domain_xml, run_module
 from tests.support.spice_client import free_local_port, frames, observe, opened, primary, start, stream
 from tests.support.spice_domain import (
     boot_disk,
@@ -185,6 +185,53 @@ def test_sea_bios_text_matches_the_hypervisor_screen(domains):
         'client and QEMU differ beyond the cursor: box %s\n%s'
         % (bounding_box(picture.differences(after)), seen.summary()))
     assert not differs_beyond_a_text_cell(before, after), 'the screen changed while observed'
+
+
+def look_at_the_text_screen(dom, window=3):
+    """What a client sees of a SeaBIOS text screen (the picture, kept), and QEMU's own screen."""
+    screen = settled_screenshot(dom, TEXT_SCREEN)
+    client = start(spice_port(dom), READY_TIMEOUT + window + 30, dump=[0])
+    # The screen arrives right after display 0's surface: the window holds all of it.
+    wait_ready(client, DESKTOP_OPENED + [('display:0', 'primary-create')])
+    time.sleep(window)
+    seen = client.stop()
+    picture = seen.image(0)
+    assert picture is not None and not differs_beyond_a_text_cell(picture, screen), (
+        'the client did not get the screen QEMU shows: box %s\n%s'
+        % (bounding_box(picture.differences(screen)) if picture else None, seen.summary()))
+    return seen
+
+
+def test_image_compression_set_by_the_collection_decides_whether_the_client_decodes_glz(domains):
+    """libvirt_domain's image_compression, proven where it matters: in what a client decodes.
+
+    A SeaBIOS text screen reaches the client as small images that spice-server compresses with
+    GLZ when it may (glz, auto_glz). With quic the client gets the same screen and decodes no
+    GLZ image. The definition is plain SPICE; only libvirt_domain changes it. A change to a
+    running domain waits for a cold start: the client still decodes no GLZ image until then.
+    """
+    dom = domains.define('cmp', lambda name: domain_xml(name, (local_spice_graphics(),)))
+    name = dom.name()
+    quic = run_module('spice.streaming.libvirt_domain', {'uri': URI, 'name': [name], 'image_compression': 'quic'})
+    assert quic.changed and not quic.failed, quic
+    dom.create()
+
+    seen = look_at_the_text_screen(dom)
+    assert seen.errors == [] and seen.glz_images() == 0, seen.summary()
+
+    glz = {'uri': URI, 'name': [name], 'image_compression': 'glz'}
+    waiting = run_module('spice.streaming.libvirt_domain', glz)
+    assert waiting.changed and [gap['change'] for gap in waiting.domain(name)['restart_required']] == [
+        'image_compression'], waiting
+    seen = look_at_the_text_screen(dom)
+    assert seen.glz_images() == 0, 'a running domain cannot take a new image compression\n' + seen.summary()
+
+    # The domain ignores ACPI (no OS): forced off after a second, started again, running.
+    restarted = run_module('spice.streaming.libvirt_domain',
+                           dict(glz, restart='when_needed', shutdown_timeout=1, force_off=True))
+    assert restarted.result['restarted_domains'] == [name], restarted
+    seen = look_at_the_text_screen(dom)
+    assert seen.errors == [] and seen.glz_images() > 0, seen.summary()
 
 
 def test_password_wrong_missing_and_right(domains):

@@ -16,6 +16,7 @@ from ansible_collections.spice.streaming.plugins.filter import streaming_report 
 from ansible_collections.spice.streaming.plugins.filter.streaming_report import FilterModule
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
+from ansible_collections.spice.streaming.plugins.module_utils import settings
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import SelectedDomain
 from tests.support.report_templates import render_template
 
@@ -221,29 +222,41 @@ def markdown_tables(markdown):
     return lxml.html.fromstring('<div>%s</div>' % html)
 
 
-def test_both_templates_lay_out_the_filters_columns_and_a_new_column_is_one_entry(monkeypatch):
+def test_both_templates_lay_out_the_filters_columns_and_a_setting_column_comes_from_the_registry(monkeypatch):
     results = {'hv': compared({'desk': info('q35-spice-streaming-filter.xml', request=ENABLE)})}
+    # Nobody sets or asks for a compression: the table has the settings the role sets. (The
+    # fixture says <image compression='off'/>, which its own column shows below.)
+    for domain in results['hv']['domains'].values():
+        domain['image_compression'] = None
+    plain = ['Domain', 'State', 'Graphics', 'Streaming mode', 'Stream channel', 'Agent', 'Compliance']
+    report = streaming_report(results)
+    assert [column['label'] for column in report['columns']] == plain
+    html = lxml.html.fromstring(render('report.html.j2', report))
+    markdown = markdown_tables(render('report.md.j2', report))
+    assert table_headers(html) == [plain] and table_headers(markdown) == [plain]
+
+    # A definition with an image compression, asked for another: its column, labelled by the
+    # registry's record, in the registry's order.
     for domain in results['hv']['domains'].values():
         domain['image_compression'], domain['image_compression_live'] = 'quic', None
         domain['asked']['image_compression'] = 'auto_glz'
-    labels = [column.label for column in report_filter.COLUMNS]
     report = streaming_report(results)
-    assert [column['label'] for column in report['columns']] == labels
-    html = lxml.html.fromstring(render('report.html.j2', report))
-    markdown = markdown_tables(render('report.md.j2', report))
-    assert table_headers(html) == [labels] and table_headers(markdown) == [labels]
-
-    monkeypatch.setattr(report_filter, 'COLUMNS', report_filter.COLUMNS[:5] + (
-        report_filter.Setting('image_compression', 'Image compression'),) + report_filter.COLUMNS[5:])
-    report = streaming_report(results)
-    wider = labels[:5] + ['Image compression'] + labels[5:]
+    wider = plain[:4] + [settings.IMAGE_COMPRESSION.column] + plain[4:]
     html = lxml.html.fromstring(render('report.html.j2', report))
     markdown = markdown_tables(render('report.md.j2', report))
     assert table_headers(html) == [wider] and table_headers(markdown) == [wider]
     (row,) = html.xpath("//tbody[@data-domain='desk']/tr[1]")
-    assert row.xpath('string(td[6])') == 'quicasked auto_glz'
+    assert row.xpath('string(td[5])') == 'quicasked auto_glz'
     (row,) = markdown.xpath("//table[.//th[.='Domain']]/tbody/tr")
-    assert row.xpath('string(td[6])') == 'quic (asked auto_glz)'
+    assert row.xpath('string(td[5])') == 'quic (asked auto_glz)'
+
+    # Another column is one entry of COLUMNS; both templates follow.
+    monkeypatch.setattr(report_filter, 'COLUMNS', report_filter.COLUMNS + (
+        report_filter.Column('uuid', 'Persistent', lambda info, _row: report_filter._cell(str(info['persistent']))),))
+    report = streaming_report(results)
+    html = lxml.html.fromstring(render('report.html.j2', report))
+    markdown = markdown_tables(render('report.md.j2', report))
+    assert table_headers(html) == [wider + ['Persistent']] and table_headers(markdown) == [wider + ['Persistent']]
 
 
 def test_a_setting_cell_says_where_running_and_asked_differ_from_the_definition():

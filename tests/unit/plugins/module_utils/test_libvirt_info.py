@@ -277,12 +277,12 @@ def test_compliance_agrees_with_what_libvirt_domain_would_do(conn, request_index
         else:
             expected = 'compliant'
         assert info['compliance'] == expected, (names[name], name, info, planned)
-        assert info['asked'] == {'streaming_mode': asked.streaming_mode, 'agent_channel': asked.agent_channel}
+        # What is asked names every setting of the registry (None: left as it is).
+        assert info['asked'] == asked.values
         assert bool(info['compliance_reasons']) == (expected in ('not_compliant', 'waiting')), (name, info)
     counts = result['summary']['compliance']
     assert sum(counts.values()) == len(names)
-    assert result['asked'] == {'streaming_mode': asked.streaming_mode, 'agent_channel': asked.agent_channel,
-                               'overrides': []}
+    assert result['asked'] == dict(asked.values, overrides=[])
 
 
 def test_an_override_changes_what_is_asked_of_its_domains(conn):
@@ -293,13 +293,15 @@ def test_an_override_changes_what_is_asked_of_its_domains(conn):
                                        'agent_channel': None}], enable)
     result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [], request=enable, overrides=overrides)
     desk, kiosk = result['domains'][PREFIX + 'desk'], result['domains'][PREFIX + 'kiosk']
-    assert (desk['asked'], desk['compliance']) == ({'streaming_mode': 'filter', 'agent_channel': 'present'},
-                                                   'compliant')
-    assert (kiosk['asked'], kiosk['compliance']) == ({'streaming_mode': 'off', 'agent_channel': 'present'},
-                                                     'not_compliant')
+    nothing_else = dict.fromkeys(['image_compression', 'jpeg_compression', 'zlib_compression',
+                                  'playback_compression'])
+    assert (desk['asked'], desk['compliance']) == (
+        dict(nothing_else, streaming_mode='filter', agent_channel='present'), 'compliant')
+    assert (kiosk['asked'], kiosk['compliance']) == (
+        dict(nothing_else, streaming_mode='off', agent_channel='present'), 'not_compliant')
     assert 'set SPICE streaming mode to off (was filter)' in kiosk['compliance_reasons'][0]
-    assert result['asked']['overrides'] == [{'name': [PREFIX + 'kiosk'], 'streaming_mode': 'off',
-                                             'agent_channel': 'present'}]
+    assert result['asked']['overrides'] == [dict(nothing_else, name=[PREFIX + 'kiosk'], streaming_mode='off',
+                                                 agent_channel='present')]
     assert result['summary']['compliance'] == {'compliant': 1, 'waiting': 0, 'not_compliant': 1, 'left_alone': 0}
 
 
