@@ -21,26 +21,6 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        hostvars = task_vars['hostvars']
-        play_hosts = list(task_vars.get('ansible_play_hosts_all') or [])
-        batch = list(task_vars.get('ansible_play_batch') or play_hosts)
-        hosts = self._task.args.get('hosts')
-        if hosts is None:
-            hosts = task_vars.get('groups', {}).get('all', play_hosts)
-        result.update(changed=False, unknown_variables={}, warnings=[])
-        if play_hosts and batch and batch[0] != play_hosts[0]:
-            # A later batch of a play with serial: the first one checked everything.
-            result['skipped_reason'] = 'checked in the first batch of the play'
-            return result
-        names_by_host = {host: [name for name in hostvars[host] if name.startswith(variables.PREFIXES)]
-                         for host in hosts}
-        known = variables.known_names()
-        for name, where in variables.unknown_variables(names_by_host, known).items():
-            result['unknown_variables'][name] = {'hosts': sorted(where), 'closest': variables.closest(name, known)}
-        result['warnings'].extend(variables.unknown_variable_warnings(names_by_host, known))
-        serial = {host: hostvars[host]['streaming_serial'] for host in play_hosts
-                  if 'streaming_serial' in hostvars[host]}
-        warning = variables.ignored_serial_warning(serial, len(batch), len(play_hosts))
-        if warning:
-            result['warnings'].append(warning)
+        result.update(changed=False)
+        result.update(variables.check(task_vars, self._task.args.get('hosts')))
         return result

@@ -110,7 +110,8 @@ def _label(domain, hypervisor, several):
 
 def _hypervisor_lines(hypervisors, hostvars, live, reads, check_mode):
     several = len(hypervisors) > 1
-    done, failed, not_run = [], [], []
+    done, failed, not_run, none_selected = [], [], [], []
+    selected = None
     domains = {key: [] for key in ('changed', 'waiting', 'restarted', 'failed', 'skipped')}
     for host in hypervisors:
         result = _get(hostvars, host, 'host_streaming_result')
@@ -127,6 +128,11 @@ def _hypervisor_lines(hypervisors, hostvars, live, reads, check_mode):
             failed.append((host, _short(result.get('msg'))))
         else:
             done.append((host, None))
+        counts = result.get('summary')
+        if isinstance(counts, Mapping) and isinstance(counts.get('selected'), int):
+            selected = (selected or 0) + counts['selected']
+            if not counts['selected']:
+                none_selected.append((host, _short(counts.get('selection')) or None))
         report = result.get('report') or {}
         domains['changed'].extend((_label(name, host, several), None) for name in result.get('changed_domains') or ())
         domains['waiting'].extend((_label(name, host, several), None)
@@ -145,19 +151,35 @@ def _hypervisor_lines(hypervisors, hostvars, live, reads, check_mode):
         parts.append('%d failed (%s)' % (len(failed), detail(failed)))
     if not_run:
         parts.append('%d with the hypervisor side not in this run' % len(not_run))
-    lines = ['hypervisors: %d%s' % (len(hypervisors), ' (%s)' % ', '.join(parts) if parts else '')]
+    if none_selected:
+        parts.append('nothing selected on %s' % detail(none_selected))
+    first = 'hypervisors: %d%s' % (len(hypervisors), ' (%s)' % ', '.join(parts) if parts else '')
     if not done and not any(domains.values()):
-        return lines
-    lines += [
-        line('domains that would change' if check_mode else 'domains changed', domains['changed'], always=True),
-        line('domains waiting for a cold start', domains['waiting'], always=True,
-             hint=None if domains['restarted'] else 'host_streaming_restart=when_needed restarts them'),
-        line('domains that would be restarted' if check_mode else 'domains restarted', domains['restarted'],
-             always=True),
-        line('domains failed', domains['failed'], always=True),
-        line('domains left alone', domains['skipped'], always=True),
-    ]
+        return [first]
+    # The categories that are empty are named on the first line; each other one gets a line
+    # with its names, so a run that changes nothing says so in one line.
+    categories = (
+        ('changed', 'would change' if check_mode else 'changed', 'domains that would change' if check_mode
+         else 'domains changed', None),
+        ('waiting', 'waiting for a cold start', 'domains waiting for a cold start',
+         None if domains['restarted'] else 'host_streaming_restart=when_needed restarts them'),
+        ('restarted', 'would be restarted' if check_mode else 'restarted', 'domains that would be restarted'
+         if check_mode else 'domains restarted', None),
+        ('failed', 'failed', 'domains failed', None),
+        ('skipped', 'left alone', 'domains left alone', None),
+    )
+    empty = [words for key, words, _label, _hint in categories if not domains[key]]
+    counted = '; domains: %d selected' % selected if selected is not None else ''
+    if empty:
+        counted += ', none %s' % _either(empty) if selected is not None else '; domains: none %s' % _either(empty)
+    lines = [first + counted]
+    lines += [line(label, domains[key], hint=hint) for key, _words, label, hint in categories if domains[key]]
     return lines
+
+
+def _either(words):
+    """``a``, ``a or b``, ``a, b or c``."""
+    return words[0] if len(words) == 1 else '%s or %s' % (', '.join(words[:-1]), words[-1])
 
 
 def _desktop_entries(guests, live, hostvars):

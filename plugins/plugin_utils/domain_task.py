@@ -44,7 +44,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import where
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_task import failure_message
-from ansible_collections.spice.streaming.plugins.plugin_utils import run_output
+from ansible_collections.spice.streaming.plugins.plugin_utils import run_output, variables
 from ansible_collections.spice.streaming.plugins.plugin_utils.leave_null import LeaveNullActionBase
 
 display = Display()
@@ -72,6 +72,12 @@ class DomainTaskAction(LeaveNullActionBase):
         args = self._module_args()
         self._host = (task_vars or {}).get('inventory_hostname', 'localhost')
         self._names = args.get('option_names') or {}
+        if self._names:
+            # Through the role (it names its variables): warn about a variable of the collection
+            # that has no effect before anything runs. Every host finds the same; Ansible shows a
+            # warning once.
+            for warning in variables.check(task_vars or {})['warnings']:
+                display.warning(warning)
         plan = self._restart_plan(args)
         if plan is None:
             result.update(self._execute_module(module_name=self._task.resolved_action, module_args=args,

@@ -20,8 +20,10 @@ list kept by hand:
 any inventory variable: in group_vars or host_vars it has no effect, and a play that
 ran more hypervisors at once than it asks shows it was not used.
 
-Pure functions; the ``check_variables`` action plugin gathers the host variables and
-warns.
+Pure functions, and :func:`check`, which reads the host variables of a task's
+``task_vars``: the ``check_variables`` action plugin returns what it finds, and the
+actions of the role's module tasks (``plugin_utils/domain_task.py``) warn with it
+before they run, once per run however many hosts (Ansible shows a warning once).
 """
 
 from __future__ import annotations
@@ -157,3 +159,32 @@ def ignored_serial_warning(serial_by_host, batch_size, play_size):
             'group_vars and host_vars cannot set it: give it on the command line, '
             '-e streaming_serial=%s (streaming_max_fail_percentage likewise).'
             % (' or '.join(values), _some(ignored, play_size), batch_size, values[0]))
+
+
+def check(task_vars, hosts=None):
+    """What :func:`unknown_variables` and :func:`ignored_serial_warning` find, from ``task_vars``.
+
+    ``hosts``: whose variables to check (default every host of the inventory).  Returns
+    ``{'unknown_variables': {name: {'hosts', 'closest'}}, 'warnings': [...]}``, plus
+    ``skipped_reason`` in a later batch of a play with ``serial`` (the first batch
+    checked everything).
+    """
+    hostvars = task_vars['hostvars']
+    play_hosts = list(task_vars.get('ansible_play_hosts_all') or [])
+    batch = list(task_vars.get('ansible_play_batch') or play_hosts)
+    if hosts is None:
+        hosts = task_vars.get('groups', {}).get('all', play_hosts)
+    found = {'unknown_variables': {}, 'warnings': []}
+    if play_hosts and batch and batch[0] != play_hosts[0]:
+        found['skipped_reason'] = 'checked in the first batch of the play'
+        return found
+    names_by_host = {host: [name for name in hostvars[host] if name.startswith(PREFIXES)] for host in hosts}
+    known = known_names()
+    for name, where in unknown_variables(names_by_host, known).items():
+        found['unknown_variables'][name] = {'hosts': sorted(where), 'closest': closest(name, known)}
+    found['warnings'].extend(unknown_variable_warnings(names_by_host, known))
+    serial = {host: hostvars[host]['streaming_serial'] for host in play_hosts if 'streaming_serial' in hostvars[host]}
+    warning = ignored_serial_warning(serial, len(batch), len(play_hosts))
+    if warning:
+        found['warnings'].append(warning)
+    return found

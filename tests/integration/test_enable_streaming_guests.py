@@ -150,7 +150,9 @@ def test_check_mode_leaves_out_the_refused_desktop_too(domains, tmp_path):
     assert recap(proc)['desk-guest']['failed'] == 1, output
     assert ('So domain %s is left out on hypervisor localhost: its definition is not changed' % desk) in output, output
     # The hypervisor did not select it: of the two domains, only the other one would change.
-    assert 'localhost: 1 domain selected: 1 would change' in output, output
+    assert 'hypervisors: 1 (1 done); domains: 1 selected, none waiting for a cold start, would be restarted, ' \
+        'failed or left alone' in output, output
+    assert 'domains that would change: 1 (' in output, output
     assert domains.snapshot() == before
 
 

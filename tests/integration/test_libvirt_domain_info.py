@@ -234,10 +234,12 @@ def test_compare_with_judges_each_domain_as_libvirt_domain_would(domains):
     assert domains.snapshot() == before
     judged = {name[len(domains.prefix) + 1:]: (info['compliance'], info['asked'])
               for name, info in run.result['domains'].items()}
-    enable = {'streaming_mode': 'filter', 'agent_channel': 'present'}
+    # What is asked names every setting of the registry; None: left as it is.
+    unasked = dict.fromkeys(['image_compression', 'jpeg_compression', 'zlib_compression', 'playback_compression'])
+    enable = dict(unasked, streaming_mode='filter', agent_channel='present')
     assert judged == {
         'done': ('compliant', enable), 'todo': ('not_compliant', enable), 'pend': ('waiting', enable),
-        'kiosk': ('not_compliant', {'streaming_mode': 'off', 'agent_channel': 'present'}),
+        'kiosk': ('not_compliant', dict(unasked, streaming_mode='off', agent_channel='present')),
         'vnc': ('left_alone', enable)}
     assert run.result['summary']['compliance'] == {'compliant': 1, 'waiting': 1, 'not_compliant': 2, 'left_alone': 1}
     pend = run.domain(domains.name('pend'))['compliance_reasons']
@@ -245,8 +247,8 @@ def test_compare_with_judges_each_domain_as_libvirt_domain_would(domains):
     todo = run.domain(domains.name('todo'))['compliance_reasons']
     assert len(todo) == 1 and "added <channel type='spiceport'>" in todo[0], todo
     # A null in compare_with means "leave it", as in libvirt_domain (the action plugin drops it).
-    assert run.result['asked'] == {'streaming_mode': 'filter', 'agent_channel': 'present', 'overrides': [
-        {'name': [domains.name('kiosk')], 'streaming_mode': 'off', 'agent_channel': 'present'}]}
+    assert run.result['asked'] == dict(enable, overrides=[
+        dict(unasked, name=[domains.name('kiosk')], streaming_mode='off', agent_channel='present')])
 
     # libvirt_domain in check mode, asked the same, changes exactly the domains not compliant.
     plan = run_module('spice.streaming.libvirt_domain', {
@@ -263,4 +265,6 @@ def test_compare_with_null_leaves_a_part_as_it_is(domains):
                               'compare_with': {'streaming_mode': None, 'agent_channel': None}})
     assert not run.failed, run
     info = run.domain(domains.name('todo'))
-    assert (info['compliance'], info['asked']) == ('compliant', {'streaming_mode': None, 'agent_channel': None})
+    assert (info['compliance'], info['asked']) == (
+        'compliant', dict.fromkeys(['streaming_mode', 'image_compression', 'jpeg_compression', 'zlib_compression',
+                                    'playback_compression', 'agent_channel']))

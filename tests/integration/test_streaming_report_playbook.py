@@ -24,7 +24,6 @@ import yaml
 from lxml import etree
 from markdown_it import MarkdownIt
 
-from ansible_collections.spice.streaming.plugins.filter import streaming_report as report_filter
 from ansible_collections.spice.streaming.plugins.filter.markdown_escape import markdown_escape
 from ansible_collections.spice.streaming.plugins.filter.streaming_report import streaming_report
 from tests.support import synthetic_report
@@ -386,8 +385,8 @@ def big_fleet_report(extra_settings=False):
     results = synthetic_report.fleet(BIG_HYPERVISORS, BIG_DOMAINS)
     if not extra_settings:
         return streaming_report(results)
-    # Four more managed settings, as the registry of issue 17 will add them: one entry each in
-    # COLUMNS, and libvirt_domain_info's KEY / KEY_live / asked[KEY].
+    # The four compression settings of the registry, set in the definitions and asked for: each
+    # gets its column (libvirt_domain_info's KEY / KEY_live / asked[KEY]).
     values = {'image_compression': ('auto_glz', 'quic'), 'jpeg_compression': ('auto', 'never'),
               'zlib_compression': ('auto', 'always'), 'playback_compression': ('on', 'off')}
     for result in results.values():
@@ -397,13 +396,11 @@ def big_fleet_report(extra_settings=False):
                 info[key + '_live'] = usual if info['active'] else None
                 if info['asked'] is not None:
                     info['asked'][key] = usual
-    columns = report_filter.COLUMNS
-    try:
-        report_filter.COLUMNS = columns[:5] + tuple(
-            report_filter.Setting(key, key.replace('_', ' ').capitalize()) for key in values) + columns[5:]
-        return streaming_report(results)
-    finally:
-        report_filter.COLUMNS = columns
+    content = streaming_report(results)
+    assert [column['key'] for column in content['columns']][3:9] == [
+        'streaming_mode', 'image_compression', 'jpeg_compression', 'zlib_compression', 'playback_compression',
+        'agent_channel']
+    return content
 
 
 def render_report(content, directory):

@@ -105,11 +105,9 @@ def test_one_desktop_each_way_names_it_with_its_reason():
     lines = fleet_summary(hostvars, ['hv1'], ['a'])
     assert lines == [
         'spice.streaming summary of enable_streaming.yml',
-        'hypervisors: 1 (1 done)',
+        # The empty categories in one line (a run that changes nothing says so in one line).
+        'hypervisors: 1 (1 done); domains: none waiting for a cold start, restarted or failed',
         'domains changed: 1 (a)',
-        'domains waiting for a cold start: 0',
-        'domains restarted: 0',
-        'domains failed: 0',
         'domains left alone: 1 (vnc (no SPICE graphics))',
         'desktops: 2 in this run, 1 of them for a later run or not for the agent',
         '  agent pending: 1 (off (desktop is shut off))',
@@ -167,3 +165,16 @@ def test_a_refused_plan_and_a_host_that_failed_without_a_word_are_failures():
     lines = fleet_summary(hostvars, ['hv1'], ['refused', 'broken', 'done'], live=['hv1', 'refused', 'done'])
     assert '  failed: 2 (refused (runs Windows); broken (see its error above))' in lines, lines
     assert any(line.startswith('  agent not checked: 1 (done (not verified') for line in lines), lines
+
+
+def test_a_run_that_changes_nothing_says_so_in_one_line_with_what_was_selected():
+    idle = dict(host_result(), summary={'selected': 2, 'selection': '', 'message': 'nothing to do'})
+    empty = dict(host_result(), summary={'selected': 0, 'selection': "no domain matches 'x-*'", 'message': 'none'})
+    hostvars = {'hv1': {'host_streaming_result': idle}, 'hv2': {'host_streaming_result': idle},
+                'hv3': {'host_streaming_result': empty}}
+    lines = fleet_summary(hostvars, ['hv1', 'hv2', 'hv3'])
+    assert lines[1] == ("hypervisors: 3 (3 done, nothing selected on hv3 (no domain matches 'x-*')); domains: 4 "
+                        'selected, none changed, '
+                        'waiting for a cold start, restarted, failed or left alone'), lines
+    assert lines[2].startswith('desktops: no desktop to configure'), lines
+    assert len(lines) == 3

@@ -133,7 +133,7 @@ def test_the_role_takes_each_setting_as_the_registry_says():
     for item in settings.SETTINGS:
         for key in (item.name,) + item.aliases:
             assert overrides[key]['choices'] == list(item.choices), (item, key)
-    tasks = load('roles', 'host_streaming', 'tasks', 'main.yml')
+    tasks = load('roles', 'host_streaming', 'tasks', 'converge.yml')
     module_args = next(task['spice.streaming.libvirt_domain'] for task in tasks
                        if 'spice.streaming.libvirt_domain' in task)
     for item in settings.SETTINGS:
