@@ -23,7 +23,7 @@ description:
     It is the value of the play keyword C(serial) in the collection's playbooks, which Ansible
     reads before any inventory variable, so in group_vars or host_vars it has no effect; give
     it with C(-e).
-  - The host_streaming role needs no task of its own for it: the actions of its module tasks
+  - The host_streaming role needs no task of its own for it; the actions of its module tasks
     (M(spice.streaming.libvirt_domain), M(spice.streaming.libvirt_domain_restore)) make the same
     check before they run, when the role calls them; every host finds the same and Ansible shows
     each warning once. In a play with C(serial), only the first batch checks, for every host.
