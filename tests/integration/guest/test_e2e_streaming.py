@@ -124,7 +124,8 @@ class Desktop:
 
         The guest side needs a running guest; a desktop that is shut off gets its new
         definition at its next start, which this does after the playbook (as its user would).
-        Returns ansible-playbook's output, or None when the same run was the last one.
+        Returns ansible-playbook's output, standard output then standard error (where the
+        restart progress goes), or None when the same run was the last one.
         """
         key = (playbook, json.dumps(host_vars, sort_keys=True), guests)
         self.last_host_vars = host_vars
@@ -140,7 +141,7 @@ class Desktop:
             os.path.basename(playbook), failed, proc.stdout[-6000:], proc.stderr[-3000:], self.vm.serial_tail())
         self.applied = key
         self.boot()
-        return proc.stdout
+        return proc.stdout + '\n' + proc.stderr
 
     def boot(self):
         """Start the desktop if it is shut off; wait until it is booted (SSH, systemd)."""
@@ -161,9 +162,14 @@ class Desktop:
         assert len(found) == 1, stdout[-6000:]
         return found[0]
 
-    def restarted_by_acpi(self, stdout):
-        """True when the playbook's report says it restarted this desktop through ACPI."""
-        return re.search(r'"%s": "shut down \(ACPI\) and started' % re.escape(self.vm.name), stdout) is not None
+    def restarted_by_acpi(self, output):
+        """True when the run's restart progress says it shut this desktop down through ACPI, then
+        started and checked it (force_off is false here: a guest that ignored ACPI would be left
+        running, and said so)."""
+        name = re.escape(self.vm.name)
+        shut = re.search(r'restart batch \d+/\d+: shutting down [^\n]*\b%s\b[^\n]*\(ACPI;' % name, output)
+        done = re.search(r'restart batch \d+/\d+ done in \d+ s: restarted and checked [^\n]*\b%s\b' % name, output)
+        return bool(shut and done)
 
     # --- the guest's session -------------------------------------------------------------
     def session_running(self):
