@@ -428,7 +428,7 @@ NO_SUCH_DOMAIN = 'no such domain'
 # Why a selected domain is left alone; libvirt_info reports them with the same words.
 SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
                   'define it yourself first if it should be managed')
-SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
+SKIP_NO_SPICE = domain_xml.no_spice()
 SKIP_VANISHED = 'the domain disappeared while the task ran'
 # A transient domain named exactly: asked for by name, so unfit (as a domain named
 # exactly without SPICE is), where one a pattern selects is a skip (SKIP_TRANSIENT).

@@ -253,8 +253,7 @@ class Restarts:
             dom = self.conn.lookupByUUIDString(state['uuid'])
             # The run that planned it kept its secrets out of the messages; so does this one
             # (QEMU quotes whole arguments of a definition when it refuses to start).
-            self.run.secrets.update(domain_xml.definition_secrets(
-                domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags))))
+            self.run.keep_secrets_of(domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags)))
         except libvirt.libvirtError as err:
             if not is_gone(err):
                 self.run.stop_if_connection_lost(err)

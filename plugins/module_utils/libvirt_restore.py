@@ -126,7 +126,7 @@ class RestoreRun(StreamingRun):
         current_text = dom.XMLDesc(self.inactive_flags)
         try:
             current = domain_xml.parse_domain(current_text)
-            self.secrets.update(domain_xml.definition_secrets(current))
+            self.keep_secrets_of(current)
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
         uuid = dom.UUIDString().lower()
@@ -142,7 +142,7 @@ class RestoreRun(StreamingRun):
         try:
             backup_text = chosen.read()
             backup = domain_xml.parse_domain(backup_text)
-            self.secrets.update(domain_xml.definition_secrets(backup))
+            self.keep_secrets_of(backup)
         except (OSError, UnicodeDecodeError, DomainXMLError) as err:
             return 'has a backup %s that cannot be read: %s' % (chosen.path, err), None, None, None
         if domain_backups.uuid_of(backup_text) != uuid:

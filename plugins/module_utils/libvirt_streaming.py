@@ -218,6 +218,10 @@ class StreamingRun:
     def where(self, name):
         return where(name, self.host, self.uri)
 
+    def keep_secrets_of(self, root):
+        """Keep the secret values of a parsed definition out of the module's messages and result."""
+        self.secrets.update(domain_xml.definition_secrets(root))
+
     def request_for(self, name):
         """The request for one domain: the first override naming it, else the task's."""
         if not self.overrides:
@@ -374,7 +378,7 @@ class StreamingRun:
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
         self._noticed_rename(selected, root, result)
-        self.secrets.update(domain_xml.definition_secrets(root))
+        self.keep_secrets_of(root)
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
@@ -549,7 +553,7 @@ class StreamingRun:
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
         self._noticed_rename(selected, root, result)
-        self.secrets.update(domain_xml.definition_secrets(root))
+        self.keep_secrets_of(root)
         before_state = domain_xml.managed_state(root)
         request = self.request_for(selected.name)
         actions = domain_xml.apply_request(root, request)

@@ -114,7 +114,7 @@ def test_only_the_settings_asked_for_are_written():
 def test_a_domain_without_spice_cannot_carry_a_compression():
     root = load('q35-vnc-only.xml')
     problems = dx.check_request(root, StreamingRequest(image_compression='quic', agent_channel='absent'))
-    assert problems == ['has no SPICE graphics, so it cannot carry the image compression; add '
+    assert problems == ['has no SPICE graphics: it cannot carry the image compression; add '
                         '<graphics type="spice"> first or leave the domain out']
 
 
