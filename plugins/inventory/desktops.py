@@ -292,9 +292,8 @@ else:
 
 from ansible_collections.spice.streaming.plugins.module_utils import desktops
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_desktops
-from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import etree
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import StreamingError, libvirt
 
 CACHE_FORMAT = 1
 
@@ -325,7 +324,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # ------------------------------------------------------------------ options
 
     def _check_options(self, path):
-        if libvirt_streaming.libvirt is None or etree is None:
+        if libvirt is None or etree is None:
             raise AnsibleParserError(
                 '%s: the spice.streaming.desktops inventory plugin needs libvirt-python and lxml in the '
                 'Python that runs Ansible on the controller (Debian/Ubuntu: apt install python3-libvirt '

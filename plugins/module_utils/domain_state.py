@@ -136,8 +136,7 @@ def domain_problems(root, require_spice=True):
         problems.append('a stream channel but no virtio-serial controller to carry it; '
                         'libvirt_domain with agent_channel=present adds one')
     if require_spice and not domain_xml.spice_graphics(root):
-        problems.append('no SPICE graphics: it cannot carry a spiceport channel or a streaming '
-                        'mode; add <graphics type="spice"> or leave the domain out')
+        problems.append(domain_xml.no_spice(fix=True))
     return problems
 
 

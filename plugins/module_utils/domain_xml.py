@@ -442,13 +442,25 @@ def set_streaming_mode_of(graphics, mode):
 # ---------------------------------------------------------------- whole requests
 
 
+# The one wording of a domain without SPICE graphics, as a reason or a problem; ``no_spice``
+# fills in what it cannot carry.
+NO_SPICE = 'no SPICE graphics: it cannot carry %s'
+NO_SPICE_FIX = 'add <graphics type="spice"> first or leave the domain out'
+# What streaming needs of SPICE, when no particular setting is asked.
+SPICE_PARTS = 'a spiceport channel or a streaming mode'
+
+
+def no_spice(what=SPICE_PARTS, fix=False):
+    """``no SPICE graphics: it cannot carry WHAT`` (and what to do, with ``fix``)."""
+    return NO_SPICE % what + ('; ' + NO_SPICE_FIX if fix else '')
+
+
 def check_request(root, request):
     """Problems that stop ``request`` from being applied to this definition, as sentences."""
     problems = []
     if request.needs_spice and not spice_graphics(root):
-        problems.append('has no SPICE graphics, so it cannot carry %s; add <graphics type="spice"> '
-                        'first or leave the domain out' % settings.changes_words(
-                            [item.name for item, value in request.asked() if item.needs_spice(value)]))
+        problems.append('has ' + no_spice(settings.changes_words(
+            [item.name for item, value in request.asked() if item.needs_spice(value)]), fix=True))
     if request.agent_channel == 'present':
         conflicts = conflicting_stream_ports(root)
         if conflicts:

@@ -1,7 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: spice.streaming contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Every libvirt connection of the collection is opened here, and none can hang.
+"""libvirt access, in one layer: every module of the collection reaches libvirt through here.
+
+Issue 17 chose to extend this module (no new one) into that layer.  It holds:
+
+* the one ``import libvirt`` of the collection and what happens when it is missing
+  (:func:`ensure_bindings`); the other modules take ``libvirt`` from here;
+* opening a connection (:func:`connect`, bounded as said below), whether one is
+  still alive (:func:`is_alive`), closing a pool and its connection
+  (:func:`close_connections`), and the one message for a lost connection
+  (:func:`lost_connection`);
+* which domains ``name`` and ``exclude`` select (:func:`select`), and the reasons
+  a selected domain is left alone (``SKIP_*``), worded once for every module.
+
+Every libvirt connection of the collection is opened here, and none can hang.
 
 A libvirt client waits for the daemon's answer without any limit: a libvirtd that
 accepts connections and never answers (hung, stopped, swamped, or a port that some
@@ -27,15 +40,31 @@ documented once in the ``spice.streaming.streaming.libvirt`` doc fragment.
 
 from __future__ import annotations
 
+import fnmatch
 import socket
 import threading
+import traceback
 
 try:
     import libvirt
-except ImportError:  # libvirt_streaming.ensure_bindings reports it
+except ImportError:  # ensure_bindings reports it
     libvirt = None
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
 
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.respawn import (
+    has_respawned,
+    probe_interpreters_for_module,
+    respawn_module,
+)
+
+from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
+
+# Where distributions put the Python that their python3-libvirt package serves.
+SYSTEM_PYTHONS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
 
 # Seconds libvirt may stay silent: as virsh's own keepalive (5 s pings, 6 unanswered).
 DEFAULT_TIMEOUT = 30
@@ -131,7 +160,7 @@ def open_connection(uri, read_only=False, timeout=DEFAULT_TIMEOUT):
                 opened.append(conn)
         if not keep:
             # Keepalive refused, or nobody waits for this connection any more.
-            _close_quietly(conn)
+            close_connections(None, conn)
 
     thread = threading.Thread(target=opening, name='libvirt-open', daemon=True)
     thread.start()
@@ -143,13 +172,6 @@ def open_connection(uri, read_only=False, timeout=DEFAULT_TIMEOUT):
     if errors:
         raise errors[0]
     return opened[0]
-
-
-def _close_quietly(conn):
-    try:
-        conn.close()
-    except libvirt.libvirtError:
-        pass
 
 
 def connect(uri, read_only=False, timeout=DEFAULT_TIMEOUT, read_only_why=None, names=MODULE_NAMES):
@@ -205,3 +227,223 @@ def option_problem(params, names=MODULE_NAMES):
     if params['libvirt_timeout'] < 1:
         return '%s must be at least 1 second, got %d' % (names('libvirt_timeout'), params['libvirt_timeout'])
     return None
+
+
+def ensure_bindings(module):
+    """Fail clearly, or re-run under a system Python, when libvirt or lxml is missing."""
+    if libvirt is not None and domain_xml.etree is not None:
+        return
+    if not has_respawned():
+        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, 'libvirt')
+        if interpreter:
+            respawn_module(interpreter)  # does not return
+    if libvirt is None:
+        module.fail_json(msg=missing_required_lib(
+            'libvirt-python',
+            reason='to talk to libvirt (Debian/Ubuntu: apt install python3-libvirt; '
+                   'Fedora/RHEL: dnf install python3-libvirt)'),
+            exception=LIBVIRT_IMPORT_ERROR)
+    module.fail_json(
+        msg=missing_required_lib('lxml', reason='to edit domain XML (Debian/Ubuntu: apt install '
+                                                'python3-lxml; Fedora/RHEL: dnf install python3-lxml)'),
+        exception=domain_xml.LXML_IMPORT_ERROR)
+
+
+# ---------------------------------------------------------------- a connection's life
+
+
+def is_alive(conn):
+    """Whether ``conn`` still reaches the daemon; never raises.
+
+    The one check of the collection: a call that failed on a dead connection is
+    reported as a lost connection, once, instead of as a failure of each domain.
+    """
+    try:
+        return conn.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
+
+
+def is_gone(err):
+    """Whether a libvirt error says the domain no longer exists."""
+    return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
+
+
+def error_words(err):
+    """What libvirt said, for a message (any exception's text otherwise)."""
+    if libvirt is not None and isinstance(err, libvirt.libvirtError):
+        return err.get_error_message() or str(err)
+    return str(err)
+
+
+def lost_connection(uri, host, err, when, state, /, **details):
+    """The one error for a connection to libvirt lost during a task.
+
+    ``when`` says what was being done (``'after reading 3 of 10 selected domains'``),
+    ``state`` in what state that left things, in sentences (``'Nothing was changed.'``);
+    ``details`` go into the module's result.  One wording for every module:
+    "lost the connection to libvirt at URI on HOST WHEN (libvirt's words). STATE Run
+    the task again once 'virsh -c URI version' answers."
+    """
+    return StreamingError(
+        "lost the connection to libvirt at %s on %s %s (%s). %s Run the task again once "
+        "'virsh -c %s version' answers." % (uri, host, when, error_words(err), state, uri),
+        **details)
+
+
+def close_connections(pool, conn):
+    """Close the connections ``pool`` opened, then ``conn``; a lost connection has nothing to close."""
+    if pool is not None:
+        pool.close()
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        pass
+
+
+def hypervisor_name(conn):
+    """The hypervisor's host name as libvirt says it; this host's name when libvirt cannot."""
+    try:
+        return conn.getHostname()
+    except libvirt.libvirtError:
+        return socket.gethostname()
+
+
+# ---------------------------------------------------------------- selection
+
+
+def is_pattern(name):
+    """Whether a ``name``/``exclude`` entry is a shell pattern (it holds ``*``, ``?`` or ``[``)."""
+    return any(char in name for char in '*?[')
+
+
+class SelectedDomain:
+    __slots__ = ('name', 'dom', 'exact', 'active', 'persistent')
+
+    def __init__(self, name, dom, exact, active, persistent):
+        self.name = name
+        self.dom = dom
+        self.exact = exact
+        self.active = active
+        self.persistent = persistent
+
+
+class Selection:
+    """What ``name`` and ``exclude`` resolved to on one hypervisor.
+
+    ``domains``: the selected domains sorted by name; ``unknown``: exact names that
+    match no domain; ``unmatched``: patterns that match no domain.
+    """
+
+    __slots__ = ('domains', 'unknown', 'unmatched')
+
+    def __init__(self, domains, unknown, unmatched):
+        self.domains = domains
+        self.unknown = unknown
+        self.unmatched = unmatched
+
+
+def _resolve(entry, by_name):
+    """The names one ``name``/``exclude`` entry stands for, and whether it was exact.
+
+    An entry equal to an existing domain's name means exactly that domain, even
+    when it contains ``*``, ``?`` or ``[`` (libvirt allows them in names); only
+    otherwise is such an entry a shell pattern.
+    """
+    if entry in by_name:
+        return [entry], True
+    if is_pattern(entry):
+        return [name for name in by_name if fnmatch.fnmatchcase(name, entry)], False
+    return [], True
+
+
+def select(conn, names, exclude):
+    """Resolve names and patterns with three list calls, whatever the number of domains."""
+    by_name = {dom.name(): dom for dom in conn.listAllDomains(0)}
+    active = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
+    transient = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
+    wanted = {}
+    unknown = []
+    unmatched = []
+    for entry in names:
+        matches, exact = _resolve(entry, by_name)
+        if not matches:
+            (unknown if exact else unmatched).append(entry)
+        for match in matches:
+            wanted[match] = wanted.get(match, False) or exact
+    excluded = set()
+    for entry in exclude:
+        excluded.update(_resolve(entry, by_name)[0])
+    domains = [SelectedDomain(name, by_name[name], wanted[name], name in active, name not in transient)
+               for name in sorted(wanted) if name not in excluded]
+    return Selection(domains, unknown, unmatched)
+
+
+def select_domains(conn, names, exclude):
+    """``(selected, unknown)``: see :func:`select`."""
+    selection = select(conn, names, exclude)
+    return selection.domains, selection.unknown
+
+
+def selection_problem(selection, names, exclude, option_names=MODULE_NAMES):
+    """Why nothing, or not everything asked, was selected, in a few words; None when all matched.
+
+    Exact names that match no domain are not counted here: they are errors (or, with
+    ``unfit_domains=skip``, skipped) in the plan pass.
+    """
+    if not selection.domains and not selection.unknown:
+        if not names:
+            return '%s is an empty list' % option_names('name')
+        if selection.unmatched and len(selection.unmatched) == len(names):
+            return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in names)
+        return '%s (%s) leaves out every domain that %s matched' % (
+            option_names('exclude'), ', '.join("'%s'" % entry for entry in exclude),
+            ', '.join("'%s'" % entry for entry in names))
+    if selection.unmatched:
+        return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in selection.unmatched)
+    return None
+
+
+def selection_warning(selection, names, exclude, host, uri, option_names=MODULE_NAMES):
+    """A sentence for a selection that matched nothing (or patterns that matched nothing), or None."""
+    why = selection_problem(selection, names, exclude, option_names)
+    if why is None:
+        return None
+    if not selection.domains and not selection.unknown:
+        return ('no domain was selected on %s (%s): %s. Check the names with '
+                "'virsh -c %s list --all'" % (host, uri, why, uri))
+    return ('on %s (%s) %s; the other names selected %d domain%s'
+            % (host, uri, why, len(selection.domains), '' if len(selection.domains) == 1 else 's'))
+
+
+def where(name, host, uri):
+    """How messages name a domain: ``domain 'vdi-001' on hv1 (qemu:///system)``."""
+    return "domain '%s' on %s (%s)" % (name, host, uri)
+
+
+# ---------------------------------------------------------------- why a domain is left alone
+
+# What the plan pass records for an exact name that matches no domain.
+NO_SUCH_DOMAIN = 'no such domain'
+# Why a selected domain is left alone; libvirt_info reports them with the same words.
+SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
+                  'define it yourself first if it should be managed')
+SKIP_NO_SPICE = domain_xml.no_spice()
+SKIP_VANISHED = 'the domain disappeared while the task ran'
+# A transient domain named exactly: asked for by name, so unfit (as a domain named
+# exactly without SPICE is), where one a pattern selects is a skip (SKIP_TRANSIENT).
+UNFIT_TRANSIENT = ('is transient (it runs without a persistent definition): defining it would make '
+                   'it persistent, so it cannot be managed. Define it yourself first if it should be '
+                   "managed ('virsh dumpxml' it to a file, then 'virsh define' that file), or leave "
+                   'it out of %s')
+# A domain that was persistent when the task read it, and that another client undefined since.
+SKIP_NOW_TRANSIENT = ('another client undefined it while the task ran, so it runs on as a transient '
+                      'domain, which this collection leaves alone: defining it would make it '
+                      'persistent again, and shutting it down or forcing it off would remove it '
+                      'for good')
+
+
+def unknown_name_sentence(name, host, uri):
+    """The sentence for an exact name that matches no domain."""
+    return ("no domain named '%s' on %s (%s); check the names with 'virsh -c %s list --all', "
+            "or select with a pattern such as 'vdi-*'" % (name, host, uri, uri))

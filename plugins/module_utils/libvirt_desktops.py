@@ -21,7 +21,6 @@ import queue
 import threading
 import time
 
-from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming
 from ansible_collections.spice.streaming.plugins.module_utils.desktops import (
     ADDRESS_SOURCES,
     LIBOSINFO_NS,
@@ -31,15 +30,19 @@ from ansible_collections.spice.streaming.plugins.module_utils.desktops import (
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     DEFAULT_PARALLEL,
     DEFAULT_TIMEOUT,
+    SelectedDomain,
+    StreamingError,
+    close_connections,
+    connect,
+    error_words,
+    hypervisor_name,
+    libvirt,
+    lost_connection,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import gather
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     ConnectionPool,
     first_error,
-)
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    SelectedDomain,
-    StreamingError,
 )
 
 GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
@@ -58,12 +61,6 @@ def as_pattern(name):
         return name
     escaped = ''.join('[%s]' % char if char in '*?[' else char for char in name[:-1])
     return escaped + '[%s]' % name[-1]
-
-
-def _message(err):
-    if isinstance(err, libvirt_streaming.libvirt.libvirtError):
-        return err.get_error_message() or str(err)
-    return str(err)
 
 
 class _Late:
@@ -95,7 +92,6 @@ def bounded(func, timeout):
 
 def addresses_of(interfaces, source):
     """libvirt's ``interfaceAddresses`` answer as a flat list, in the order it gave them."""
-    libvirt = libvirt_streaming.libvirt
     flat = []
     for name, interface in (interfaces or {}).items():
         for entry in interface.get('addrs') or []:
@@ -112,7 +108,6 @@ def addresses_of(interfaces, source):
 
 def _ask_agent(dom, with_addresses, answer):
     """Fill ``answer`` with the agent's OS facts and addresses; True when it has."""
-    libvirt = libvirt_streaming.libvirt
     info = dom.guestInfo(libvirt.VIR_DOMAIN_GUEST_INFO_OS, 0)
     answer['os'] = {key[3:]: value for key, value in info.items() if key.startswith('os.')}
     answer['addresses'] = []
@@ -134,7 +129,6 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
     False: not at all), within ``agent_timeout`` seconds; address sources are read in
     the order of ``sources`` until ``enough(addresses)`` says an address was found.
     """
-    libvirt = libvirt_streaming.libvirt
     guest = {'agent': None, 'os': None, 'libosinfo_id': None, 'addresses': []}
     agent_addresses = []
     if state != 'running':
@@ -148,7 +142,7 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
         if outcome is LATE:
             guest['agent'] = 'no answer within %g s' % agent_timeout
         elif isinstance(outcome, Exception):
-            guest['agent'] = 'no answer: %s' % _message(outcome)
+            guest['agent'] = 'no answer: %s' % error_words(outcome)
         else:
             guest['agent'] = 'answered'
             guest['os'] = answer['os']
@@ -177,7 +171,6 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
 
 def _refused(err):
     """Whether libvirt refused the read-write connection for want of rights (not of reach)."""
-    libvirt = libvirt_streaming.libvirt
     if not isinstance(err, libvirt.libvirtError):
         return False
     codes = {getattr(libvirt, name, None) for name in (
@@ -191,13 +184,13 @@ def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT, who='the inventory'):
     """A connection, read-write only when the guest agents are to be asked (libvirt's rule)."""
     why = '%s only reads' % who
     if not guest_agent:
-        return libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why), True, None
+        return connect(uri, read_only=True, timeout=timeout, read_only_why=why), True, None
     try:
-        return libvirt_streaming.connect(uri, timeout=timeout), False, None
+        return connect(uri, timeout=timeout), False, None
     except StreamingError as err:
         if not _refused(err.__cause__):
             raise
-        conn = libvirt_streaming.connect(uri, read_only=True, timeout=timeout, read_only_why=why)
+        conn = connect(uri, read_only=True, timeout=timeout, read_only_why=why)
         return conn, True, (
             'the QEMU guest agents of %s were not asked (no guest OS, no agent address): libvirt '
             'allows them only on a read-write connection, which it refused (%s); allow %s user '
@@ -205,18 +198,19 @@ def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT, who='the inventory'):
 
 
 def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGENT_TIMEOUT,
-                sources=ADDRESS_SOURCES, enough=None, osinfo=True):
+                sources=ADDRESS_SOURCES, enough=None, osinfo=True, host=None):
     """:func:`read_guest` for every desktop of ``desktops`` (name: libvirt_info's dict), over ``pool``.
 
     Returns ``{name: read_guest's dict}``; a desktop gone since it was read is left out.
-    StreamingError when the connection to libvirt is lost.
+    StreamingError when the connection to libvirt is lost.  ``host``: the hypervisor's
+    name as the read of the domains gave it (asked of libvirt when not given).
     """
-    libvirt = libvirt_streaming.libvirt
+    host = host or hypervisor_name(conn)
     try:
         listed = {dom.name(): dom for dom in conn.listAllDomains(0)}
     except libvirt.libvirtError as err:
-        raise StreamingError('lost the connection to libvirt at %s after reading the domains (%s)'
-                             % (uri, _message(err)), uri=uri) from err
+        raise lost_connection(uri, host, err, 'after reading the domains', 'Nothing was changed: the '
+                              'desktops are only read.', uri=uri) from err
     items = [SelectedDomain(name, listed[name], False, info['active'], info['persistent'])
              for name, info in desktops.items() if name in listed]
 
@@ -231,17 +225,9 @@ def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGEN
     outcomes = pool.map(one, items)
     error = first_error(outcomes)
     if error is not None:
-        raise StreamingError('lost the connection to libvirt at %s while asking the desktops\' guest '
-                             'agents (%s)' % (uri, _message(error)), uri=uri) from error
+        raise lost_connection(uri, host, error, "while asking the desktops' guest agents",
+                              'Nothing was changed: the desktops are only read.', uri=uri) from error
     return {item.name: outcome.value for item, outcome in zip(items, outcomes) if outcome.value is not None}
-
-
-def _close(pool, conn):
-    pool.close()
-    try:
-        conn.close()
-    except libvirt_streaming.libvirt.libvirtError:
-        pass
 
 
 def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, guest_agent=True,
@@ -262,7 +248,8 @@ def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, gues
         if pool.note():
             notes.append(pool.note())
         desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
-        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, sources, enough, osinfo)
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, sources, enough, osinfo,
+                             host=result['hypervisor'])
         return {
             'hypervisor': result['hypervisor'],
             'uri': uri,
@@ -272,7 +259,7 @@ def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, gues
             'notes': notes,
         }
     finally:
-        _close(pool, conn)
+        close_connections(pool, conn)
 
 
 def read_host_with_guests(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT,
@@ -292,12 +279,12 @@ def read_host_with_guests(uri, names=('*',), exclude=(), parallel=1, timeout=DEF
                         overrides=overrides)
         result['warnings'].extend(text for text in (note, pool.note()) if text)
         desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
-        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout)
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, host=result['hypervisor'])
         for name, guest in guests.items():
             result['domains'][name]['guest'] = guest
         return result
     finally:
-        _close(pool, conn)
+        close_connections(pool, conn)
 
 
 def read_many(items, read, workers, timeout):

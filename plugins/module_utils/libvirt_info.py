@@ -13,7 +13,7 @@ read-only connection cannot ask for secrets anyway).
 from __future__ import annotations
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
-from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming
+from ansible_collections.spice.streaming.plugins.module_utils.domain_results import DomainResults
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import (
     COMPLIANCE,
     compliance,
@@ -25,23 +25,27 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_state impor
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import DomainXMLError
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     DEFAULT_TIMEOUT,
+    SKIP_NO_SPICE,
+    SKIP_TRANSIENT,
+    SKIP_VANISHED,
+    StreamingError,
+    close_connections,
     connect,
+    error_words,
+    hypervisor_name,
+    is_alive,
+    is_gone,
+    libvirt,
+    lost_connection,
+    select_domains,
+    unknown_name_sentence,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
     ConnectionPool,
     first_error,
 )
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    SKIP_NO_SPICE,
-    SKIP_TRANSIENT,
-    SKIP_VANISHED,
-    StreamingError,
-    hypervisor_name,
-    request_for,
-    select_domains,
-    unknown_name_sentence,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import request_for
 from ansible_collections.spice.streaming.plugins.module_utils.settings import GRAPHICS_SETTINGS
 
 
@@ -52,22 +56,8 @@ TRANSIENT_NAMED_EXACTLY = (
 
 
 def _connection_lost(host, uri, read, total, err):
-    return StreamingError(
-        'lost the connection to libvirt at %s on %s after reading %d of %d selected domains (%s). '
-        'Nothing was changed: this module only reads. Run the task again once '
-        "'virsh -c %s version' answers." % (uri, host, read, total, err, uri),
-        uri=uri, domains_read=read)
-
-
-def _message(err):
-    return err.get_error_message() or str(err)
-
-
-def _alive(conn):
-    try:
-        return bool(conn.isAlive())
-    except libvirt_streaming.libvirt.libvirtError:
-        return False
+    return lost_connection(uri, host, err, 'after reading %d of %d selected domains' % (read, total),
+                           'Nothing was changed: this module only reads.', uri=uri, domains_read=read)
 
 
 def _blank(selected, state):
@@ -160,20 +150,19 @@ def _saved_root(dom, info):
     """The parsed XML of a domain's managed save image, or None; a problem when it cannot be read."""
     if not info['has_managed_save']:
         return None
-    libvirt = libvirt_streaming.libvirt
     try:
         return domain_xml.parse_domain(dom.managedSaveGetXMLDesc(0))
     except DomainXMLError as err:
         info['problems'].append('has a saved state (virsh managedsave) whose configuration cannot be '
                                 'read: %s' % err)
     except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+        if is_gone(err):
             raise
         if not dom.hasManagedSaveImage(0):
             info['has_managed_save'] = False   # discarded or resumed meanwhile
         else:
             info['problems'].append('has a saved state (virsh managedsave) whose configuration '
-                                    'could not be read: %s' % _message(err))
+                                    'could not be read: %s' % error_words(err))
     return None
 
 
@@ -236,7 +225,6 @@ def versions(conn):
     The libvirt version is the daemon's (``virConnectGetLibVersion``); the QEMU version
     is the hypervisor version of a QEMU driver connection (``virConnectGetVersion``).
     """
-    libvirt = libvirt_streaming.libvirt
     try:
         libvirt_version = _version(conn.getLibVersion())
     except libvirt.libvirtError:
@@ -258,16 +246,15 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
     ``overrides`` (``[(names, StreamingRequest)]``, as ``libvirt_domain`` takes them),
     each domain also says what is asked of it and how it stands against that.
     """
-    libvirt = libvirt_streaming.libvirt
     host = hypervisor_name(conn)
     try:
         selected, unknown = select_domains(conn, names, exclude)
         paused = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PAUSED)}
         saved = {dom.UUIDString() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
     except libvirt.libvirtError as err:
-        if not _alive(conn):
-            raise _connection_lost(host, uri, 0, 0, _message(err)) from err
-        raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, _message(err)),
+        if not is_alive(conn):
+            raise _connection_lost(host, uri, 0, 0, err) from err
+        raise StreamingError('could not list the domains of %s (%s): %s' % (host, uri, error_words(err)),
                              uri=uri) from err
 
     def read_one(worker, item):
@@ -285,16 +272,16 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
             info['problems'] = [str(err)]
             _unjudged(info, asked, 'libvirt_domain refuses it: it %s' % err)
         except libvirt.libvirtError as err:
-            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            if is_gone(err):
                 info['skipped'], info['reason'] = True, SKIP_VANISHED
                 if asked is not None:
                     ask(info, asked)
                     info['compliance'] = 'left_alone'
-            elif not _alive(worker.conn):
+            elif not is_alive(worker.conn):
                 raise
             else:
-                info['problems'] = ['could not be read: %s' % _message(err)]
-                _unjudged(info, asked, 'it could not be read: %s' % _message(err))
+                info['problems'] = ['could not be read: %s' % error_words(err)]
+                _unjudged(info, asked, 'it could not be read: %s' % error_words(err))
         return info
 
     outcomes = (pool or ConnectionPool(conn, uri)).map(read_one, selected)
@@ -302,10 +289,15 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
     if error is not None:
         if isinstance(error, libvirt.libvirtError):
             read = sum(1 for outcome in outcomes if outcome.value is not NOT_STARTED)
-            raise _connection_lost(host, uri, read, len(selected), _message(error)) from error
+            raise _connection_lost(host, uri, read, len(selected), error) from error
         raise error
     # In the selection's (name) order, whatever order the connections finished in.
-    domains = {item.name: outcome.value for item, outcome in zip(selected, outcomes)}
+    results = DomainResults()
+    for item, outcome in zip(selected, outcomes):
+        results.add(item.name, outcome.value)
+    for name in unknown:
+        results.warn(unknown_name_sentence(name, host, uri))
+    domains = results.as_dict()
     libvirt_version, qemu_version = versions(conn)
     return {
         'hypervisor': host,
@@ -320,7 +312,7 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
         'restart_required': sorted(name for name, info in domains.items() if info['restart_required']),
         'skipped_domains': {name: info['reason'] for name, info in domains.items() if info['skipped']},
         'missing_domains': list(unknown),
-        'warnings': [unknown_name_sentence(name, host, uri) for name in unknown],
+        'warnings': results.warnings,
     }
 
 
@@ -334,8 +326,4 @@ def read_host(uri, names=('*',), exclude=(), parallel=1, timeout=DEFAULT_TIMEOUT
             result['warnings'].append(pool.note())
         return result
     finally:
-        pool.close()
-        try:
-            conn.close()
-        except libvirt_streaming.libvirt.libvirtError:
-            pass    # a connection that was lost has nothing left to close
+        close_connections(pool, conn)

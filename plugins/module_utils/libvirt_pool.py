@@ -28,15 +28,12 @@ from __future__ import annotations
 import functools
 import threading
 
-try:
-    import libvirt
-except ImportError:  # libvirt_streaming.ensure_bindings reports it
-    libvirt = None
-
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     DEFAULT_TIMEOUT,
     MAX_PARALLEL,
     ConnectTimeout,
+    error_words,
+    libvirt,
     open_connection,
 )
 
@@ -111,8 +108,7 @@ class ConnectionPool:
             except (libvirt.libvirtError, ConnectTimeout) as err:
                 # The daemon's max_clients (or a policy) said no, or it did not answer in
                 # time: run with what we have.
-                self.refused = (err.get_error_message() if isinstance(err, libvirt.libvirtError)
-                                else None) or str(err)
+                self.refused = error_words(err)
 
     def note(self):
         """A sentence when the daemon gave fewer connections than asked, else None."""

@@ -31,28 +31,27 @@ What it promises:
   running session.  It is reported as waiting, with the command that applies
   the change.
 
-It knows nothing of AnsibleModule: results go into the run's per-domain dicts.
+It knows nothing of AnsibleModule: what happened is recorded through the run's
+``results`` (``domain_results.DomainResults``), and a lost connection stops the run
+through its public ``stop_if_connection_lost``.
 """
 
 from __future__ import annotations
 
 import time
 
-try:
-    import libvirt
-except ImportError:  # ensure_bindings in libvirt_streaming reports it
-    libvirt = None
-
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import live_gaps
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import first_error
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     SKIP_NOW_TRANSIENT,
     SKIP_VANISHED,
-    StreamingError,
+    error_words,
+    is_alive,
     is_gone,
-    left_alone,
+    libvirt,
+    lost_connection,
 )
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import first_error
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 from ansible_collections.spice.streaming.plugins.module_utils.settings import changes_words
 
@@ -162,7 +161,7 @@ class Restarts:
                 if is_gone(err):
                     self._gone(selected.name, _GONE_BEFORE)
                     continue
-                self.run._stop_if_connection_lost(err)
+                self.run.stop_if_connection_lost(err)
                 raise
             if gaps:
                 found.append(_Candidate(selected.name, selected.dom, gaps))
@@ -178,8 +177,8 @@ class Restarts:
                "discard the saved state with 'virsh -c %s managedsave-remove %s' and start it (the "
                'session is lost), or start it, shut it down from the guest and start it again'
                % (self.run.names.setting('restart', 'when_needed'), self.run.uri, selected.name))
-        result['restart'] = {'state': 'saved', 'reason': why}
-        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(selected.name), why))
+        self.run.results.record(selected.name, restart={'state': 'saved', 'reason': why})
+        self.run.results.warn('%s was not restarted: %s' % (self.run.where(selected.name), why))
 
     def _gaps(self, selected, result):
         dom = selected.dom
@@ -254,11 +253,10 @@ class Restarts:
             dom = self.conn.lookupByUUIDString(state['uuid'])
             # The run that planned it kept its secrets out of the messages; so does this one
             # (QEMU quotes whole arguments of a definition when it refuses to start).
-            self.run.secrets.update(domain_xml.definition_secrets(
-                domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags))))
+            self.run.keep_secrets_of(domain_xml.parse_domain(dom.XMLDesc(self.run.inactive_flags)))
         except libvirt.libvirtError as err:
             if not is_gone(err):
-                self.run._stop_if_connection_lost(err)
+                self.run.stop_if_connection_lost(err)
                 raise
             self._gone(state['name'], _GONE_AFTER_REQUEST if state['live'] is not None else _GONE_BEFORE)
             return None
@@ -270,7 +268,7 @@ class Restarts:
             ready = self._ready(candidate)
         except libvirt.libvirtError as err:
             if not is_gone(err):
-                self.run._stop_if_connection_lost(err)
+                self.run.stop_if_connection_lost(err)
                 raise
             self._gone(candidate.name, _GONE_BEFORE)
             return
@@ -284,11 +282,9 @@ class Restarts:
                 self.policy.shutdown_timeout,
                 ' and forces it off if it is still running' if self.policy.force_off else '')
             again = 'starts it again'
-        result = self.run.results[candidate.name]
-        result['restart'] = {'state': 'would_restart',
-                             'reason': 'a real run %s, %s and confirms %s'
-                                       % (how, again, _changes(candidate.gaps))}
-        result['changed'] = True
+        self.run.results.record(candidate.name, changed=True, restart={
+            'state': 'would_restart', 'reason': 'a real run %s, %s and confirms %s'
+                                                % (how, again, _changes(candidate.gaps))})
 
     def _ready(self, candidate):
         """Whether to ask this candidate to shut down; records why not, otherwise.
@@ -296,17 +292,15 @@ class Restarts:
         The same checks in check mode and in a real run, so check mode predicts
         what the real run does.
         """
-        result = self.run.results[candidate.name]
         dom = candidate.dom
         if not dom.isPersistent():
             self._transient(candidate.name)
             return False
         state = _state(dom)
         if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
-            result['restart'] = {'state': 'not_running',
-                                 'reason': 'it was shut off meanwhile; it takes its definition at its '
-                                           'next start, so it was not started'}
-            result['restart_required'] = []
+            self.run.results.record(candidate.name, restart_required=[], restart={
+                'state': 'not_running', 'reason': 'it was shut off meanwhile; it takes its definition at '
+                                                  'its next start, so it was not started'})
             return False
         candidate.paused = state == libvirt.VIR_DOMAIN_PAUSED
         candidate.live_root = domain_xml.parse_domain(dom.XMLDesc(0))
@@ -386,11 +380,11 @@ class Restarts:
         try:
             dom.shutdown()
         except libvirt.libvirtError as err:
-            if not self._alive() or is_gone(err):
+            if not is_alive(self.conn) or is_gone(err):
                 raise
             if not self.policy.force_off:
                 self._in_flight.remove(candidate)
-                self._left_running(candidate, 'libvirt refused the ACPI shutdown (%s)' % _words(err))
+                self._left_running(candidate, 'libvirt refused the ACPI shutdown (%s)' % error_words(err))
 
     def _wait_for_shutdown(self, waiting, seconds):
         """Poll until every domain of ``waiting`` is shut off, or ``seconds`` have passed."""
@@ -425,7 +419,7 @@ class Restarts:
                 try:
                     candidate.dom.destroy()
                 except libvirt.libvirtError as err:
-                    if not self._alive():
+                    if not is_alive(self.conn):
                         raise
                     if is_gone(err):
                         self._in_flight.remove(candidate)
@@ -436,7 +430,7 @@ class Restarts:
                         self._in_flight.remove(candidate)
                         self._left_running(candidate, 'it did not shut down within %d s and libvirt '
                                                       'refused to force it off (%s)'
-                                           % (self.policy.shutdown_timeout, _words(err)))
+                                           % (self.policy.shutdown_timeout, error_words(err)))
                         continue
                 candidate.stopped = True
                 candidate.forced = True
@@ -468,24 +462,21 @@ class Restarts:
         return True
 
     def _gone(self, name, why):
-        result = self.run.results[name]
         reason = '%s: %s' % (SKIP_VANISHED, why)
-        left_alone(result, reason)
-        result['restart'] = {'state': 'vanished', 'reason': reason}
-        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(name), reason))
+        self.run.results.left_alone(name, reason)
+        self.run.results.record(name, restart={'state': 'vanished', 'reason': reason})
+        self.run.results.warn('%s was not restarted: %s' % (self.run.where(name), reason))
 
     def _transient(self, name):
-        result = self.run.results[name]
         reason = '%s; it was not restarted and still runs with its old configuration' % SKIP_NOW_TRANSIENT
-        left_alone(result, reason)
-        result['restart'] = {'state': 'transient', 'reason': reason}
-        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(name), reason))
+        self.run.results.left_alone(name, reason)
+        self.run.results.record(name, restart={'state': 'transient', 'reason': reason})
+        self.run.results.warn('%s was not restarted: %s' % (self.run.where(name), reason))
 
     def _left_running(self, candidate, why):
-        result = self.run.results[candidate.name]
-        result['restart'] = {'state': 'left_running',
-                             'reason': why + '; it still runs with its old configuration'}
-        self.run.warnings.append('%s was not restarted: %s' % (self.run.where(candidate.name), why))
+        self.run.results.record(candidate.name, restart={
+            'state': 'left_running', 'reason': why + '; it still runs with its old configuration'})
+        self.run.results.warn('%s was not restarted: %s' % (self.run.where(candidate.name), why))
 
     def _start_flags(self, candidate):
         return libvirt.VIR_DOMAIN_START_PAUSED if candidate.paused else 0
@@ -518,26 +509,23 @@ class Restarts:
         try:
             dom.createWithFlags(self._start_flags(candidate))
         except libvirt.libvirtError as err:
-            if not _alive(worker.conn):
+            if not is_alive(worker.conn):
                 raise
             if is_gone(err):
                 self._gone(candidate.name, gone_why)
                 return
-            self._roll_back(worker, dom, candidate, _words(err))
+            self._roll_back(worker, dom, candidate, error_words(err))
             return
-        result['changed'] = True
-        result['restart_required'] = []
+        self.run.results.record(candidate.name, changed=True, restart_required=[])
         still = live_gaps(domain_xml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)),
                           domain_xml.parse_domain(dom.XMLDesc(0)))
         if still:
-            result['restart'] = {'state': 'restarted', 'reason': '%s, but the running domain still lacks '
-                                                                 '%s' % (how, _changes(still))}
-            result['restart_required'] = still
+            self.run.results.record(candidate.name, restart_required=still, restart={
+                'state': 'restarted', 'reason': '%s, but the running domain still lacks %s' % (how, _changes(still))})
             return
-        result['restart'] = {'state': 'restarted',
-                             'reason': '%s%s; %s now in effect' % (
-                                 how, ' paused, as it was' if candidate.paused else '',
-                                 _changes(candidate.gaps))}
+        self.run.results.record(candidate.name, restart={
+            'state': 'restarted', 'reason': '%s%s; %s now in effect' % (
+                how, ' paused, as it was' if candidate.paused else '', _changes(candidate.gaps))})
 
     def _roll_back(self, worker, dom, candidate, start_error):
         """Give the domain its previous definition back and start it with that."""
@@ -561,70 +549,58 @@ class Restarts:
             dom = worker.conn.defineXML(previous)
             dom.createWithFlags(self._start_flags(candidate))
         except (libvirt.libvirtError, OSError, domain_xml.DomainXMLError) as err:
-            if isinstance(err, libvirt.libvirtError) and not _alive(worker.conn):
+            if isinstance(err, libvirt.libvirtError) and not is_alive(worker.conn):
                 raise
             if isinstance(err, libvirt.libvirtError) and is_gone(err):
                 self._gone(candidate.name, gone_why)
                 return
             why = ('it did not start with its new definition (%s), and bringing back its previous '
                    'definition%s failed too (%s): it is SHUT OFF now; start it by hand once fixed '
-                   "('virsh -c %s start %s')" % (start_error, ' ' + source if source else '', _words(err),
+                   "('virsh -c %s start %s')" % (start_error, ' ' + source if source else '', error_words(err),
                                                  self.run.uri, candidate.name))
-            result['restart'] = {'state': 'down', 'reason': why}
             # Left down is a failure, not a change that waits for a cold start.
-            result['restart_required'] = []
-            self.run.failures[candidate.name] = why
+            self.run.results.record(candidate.name, restart={'state': 'down', 'reason': why},
+                                    restart_required=[])
+            self.run.results.fail(candidate.name, why)
             return
         why = ('it did not start with its new definition (%s); its previous definition was restored %s '
                'and it runs again with its old configuration' % (start_error, source))
-        result['restart'] = {'state': 'rolled_back', 'reason': why}
-        result['restart_required'] = []
-        result['changed'] = True
-        self.run.failures[candidate.name] = why
+        self.run.results.record(candidate.name, restart={'state': 'rolled_back', 'reason': why},
+                                restart_required=[], changed=True)
+        self.run.results.fail(candidate.name, why)
 
     # ------------------------------------------------------------ a lost connection
 
-    def _alive(self):
-        return _alive(self.conn)
-
     def _stop_on_lost_connection(self, err):
-        if self._alive():
+        if is_alive(self.conn):
             return
         down = sorted(c.name for c in self._in_flight if c.stopped or c.asked)
         if not down:
-            self.run._stop_if_connection_lost(err)
+            self.run.stop_if_connection_lost(err)
             return
         mark_possibly_down(self.run.results, down)
-        raise StreamingError(lost_during_batch(self.run.uri, self.run.host, _words(err), down),
-                             connection_lost=True, possibly_down=down, **self.run.summary())
+        raise lost_during_batch(self.run.uri, self.run.host, err, down, **self.run.summary())
 
 
 def mark_possibly_down(results, names):
-    """Record that the connection was lost while these domains were being restarted."""
+    """Record that the connection was lost while these domains were being restarted.
+
+    ``results``: the run's ``DomainResults``.
+    """
     for name in names:
-        results[name]['restart'] = {
+        results.record(name, restart={
             'state': 'unknown', 'reason': 'the connection to libvirt was lost while it was being '
                                           'restarted; it may be shut off: check it and start it '
-                                          'if needed'}
+                                          'if needed'})
 
 
-def lost_during_batch(uri, host, why, down):
-    """The one message for a restart batch cut short: every domain that may be down, by name."""
-    return ('lost the connection to libvirt at %s on %s during a restart batch (%s). These domains were '
-            'being restarted and MAY BE SHUT OFF now: %s. Check them with \'virsh -c %s list --all\' '
-            'and start them once libvirt answers; then run the task again to finish the job.'
-            % (uri, host, why, ', '.join(down), uri))
-
-
-def _alive(conn):
-    try:
-        return conn.isAlive() == 1
-    except libvirt.libvirtError:
-        return False
-
-
-def _words(err):
-    return err.get_error_message() or str(err) if hasattr(err, 'get_error_message') else str(err)
+def lost_during_batch(uri, host, err, down, **details):
+    """The one error for a restart batch cut short: every domain that may be down, by name."""
+    return lost_connection(
+        uri, host, err, 'during a restart batch',
+        "These domains were being restarted and MAY BE SHUT OFF now: %s. Check them with "
+        "'virsh -c %s list --all' and start them once libvirt answers." % (', '.join(down), uri),
+        connection_lost=True, possibly_down=down, **details)
 
 
 def _changes(gaps):

@@ -35,13 +35,15 @@ from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import 
     DomainXMLError,
     StreamingRequest,
 )
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+from ansible_collections.spice.streaming.plugins.module_utils.domain_results import skip
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
     NO_SUCH_DOMAIN,
     StreamingError,
-    StreamingRun,
-    _digest,
-    _skip,
     unknown_name_sentence,
+)
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
+    StreamingRun,
+    digest,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 
@@ -124,7 +126,7 @@ class RestoreRun(StreamingRun):
         current_text = dom.XMLDesc(self.inactive_flags)
         try:
             current = domain_xml.parse_domain(current_text)
-            self.secrets.update(domain_xml.definition_secrets(current))
+            self.keep_secrets_of(current)
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
         uuid = dom.UUIDString().lower()
@@ -135,12 +137,12 @@ class RestoreRun(StreamingRun):
             if selected.exact and self.choice in (domain_backups.NEWEST, domain_backups.OLDEST):
                 return (reason + '; leave it out, or point %s at its backups' % self.names('backup_dir'),
                         None, None, None)
-            _skip(result, reason)
+            skip(result, reason)
             return None, None, None, None
         try:
             backup_text = chosen.read()
             backup = domain_xml.parse_domain(backup_text)
-            self.secrets.update(domain_xml.definition_secrets(backup))
+            self.keep_secrets_of(backup)
         except (OSError, UnicodeDecodeError, DomainXMLError) as err:
             return 'has a backup %s that cannot be read: %s' % (chosen.path, err), None, None, None
         if domain_backups.uuid_of(backup_text) != uuid:
@@ -161,7 +163,7 @@ class RestoreRun(StreamingRun):
         result['changed'] = True
         self._waits(result, backup, live_root)
         diff = self._diff_entry(selected.name, current_text, backup_text) if self.check_mode and self.diff else None
-        return None, (_digest(current_text), chosen), None, diff
+        return None, (digest(current_text), chosen), None, diff
 
     def _no_backup(self, name, uuid, backups):
         if backups:
@@ -222,7 +224,7 @@ class RestoreRun(StreamingRun):
         current = domain_xml.parse_domain(current_text)
         backup_text = chosen.read()
         backup = domain_xml.parse_domain(backup_text)
-        if _digest(current_text) != planned_digest:
+        if digest(current_text) != planned_digest:
             decision = self._decide(current, backup, chosen)
             if decision.problem:
                 raise DomainXMLError('it was changed by someone else while the task ran, and now it %s'

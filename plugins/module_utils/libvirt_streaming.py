@@ -25,35 +25,35 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import hashlib
-import socket
 import time
-import traceback
-
-try:
-    import libvirt
-except ImportError:
-    libvirt = None
-    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
-else:
-    LIBVIRT_IMPORT_ERROR = None
-
-from ansible.module_utils.basic import missing_required_lib
-from ansible.module_utils.common.respawn import (
-    has_respawned,
-    probe_interpreters_for_module,
-    respawn_module,
-)
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_backups, domain_xml, run_summary, settings
+from ansible_collections.spice.streaming.plugins.module_utils.domain_results import (
+    DomainResults,
+    left_alone,
+    new_result,
+    skip,
+)
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import (
     DomainXMLError,
 )
-# StreamingError and connect live with the rest of the connection logic; they are
-# imported from here by the modules and libvirt_restart as well.
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (  # pylint: disable=unused-import
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    NO_SUCH_DOMAIN,
+    SKIP_NO_SPICE,
+    SKIP_NOW_TRANSIENT,
+    SKIP_TRANSIENT,
+    SKIP_VANISHED,
+    UNFIT_TRANSIENT,
     StreamingError,
-    connect,
+    hypervisor_name,
+    is_alive,
+    is_gone,
+    is_pattern,
+    libvirt,
+    lost_connection,
+    unknown_name_sentence,
+    where,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import (
     NOT_STARTED,
@@ -63,151 +63,13 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool impor
 )
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import MODULE_NAMES
 
-# Where distributions put the Python that their python3-libvirt package serves.
-SYSTEM_PYTHONS = ('/usr/libexec/platform-python', '/usr/bin/python3', '/usr/bin/python')
-
 # How long a hot-unplug may take to show in the live XML (libvirt itself waits 5 s).
 DETACH_WAIT_SECONDS = 6.0
 
 
-def ensure_bindings(module):
-    """Fail clearly, or re-run under a system Python, when libvirt or lxml is missing."""
-    if libvirt is not None and domain_xml.etree is not None:
-        return
-    if not has_respawned():
-        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, 'libvirt')
-        if interpreter:
-            respawn_module(interpreter)  # does not return
-    if libvirt is None:
-        module.fail_json(msg=missing_required_lib(
-            'libvirt-python',
-            reason='to talk to libvirt (Debian/Ubuntu: apt install python3-libvirt; '
-                   'Fedora/RHEL: dnf install python3-libvirt)'),
-            exception=LIBVIRT_IMPORT_ERROR)
-    module.fail_json(
-        msg=missing_required_lib('lxml', reason='to edit domain XML (Debian/Ubuntu: apt install '
-                                                'python3-lxml; Fedora/RHEL: dnf install python3-lxml)'),
-        exception=domain_xml.LXML_IMPORT_ERROR)
-
-
-def hypervisor_name(conn):
-    try:
-        return conn.getHostname()
-    except libvirt.libvirtError:
-        return socket.gethostname()
-
-
-def _is_pattern(name):
-    return any(char in name for char in '*?[')
-
-
-class SelectedDomain:
-    __slots__ = ('name', 'dom', 'exact', 'active', 'persistent')
-
-    def __init__(self, name, dom, exact, active, persistent):
-        self.name = name
-        self.dom = dom
-        self.exact = exact
-        self.active = active
-        self.persistent = persistent
-
-
-class Selection:
-    """What ``name`` and ``exclude`` resolved to on one hypervisor.
-
-    ``domains``: the selected domains sorted by name; ``unknown``: exact names that
-    match no domain; ``unmatched``: patterns that match no domain.
-    """
-
-    __slots__ = ('domains', 'unknown', 'unmatched')
-
-    def __init__(self, domains, unknown, unmatched):
-        self.domains = domains
-        self.unknown = unknown
-        self.unmatched = unmatched
-
-
-def _resolve(entry, by_name):
-    """The names one ``name``/``exclude`` entry stands for, and whether it was exact.
-
-    An entry equal to an existing domain's name means exactly that domain, even
-    when it contains ``*``, ``?`` or ``[`` (libvirt allows them in names); only
-    otherwise is such an entry a shell pattern.
-    """
-    if entry in by_name:
-        return [entry], True
-    if _is_pattern(entry):
-        return [name for name in by_name if fnmatch.fnmatchcase(name, entry)], False
-    return [], True
-
-
-def select(conn, names, exclude):
-    """Resolve names and patterns with three list calls, whatever the number of domains."""
-    by_name = {dom.name(): dom for dom in conn.listAllDomains(0)}
-    active = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
-    transient = {dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
-    wanted = {}
-    unknown = []
-    unmatched = []
-    for entry in names:
-        matches, exact = _resolve(entry, by_name)
-        if not matches:
-            (unknown if exact else unmatched).append(entry)
-        for match in matches:
-            wanted[match] = wanted.get(match, False) or exact
-    excluded = set()
-    for entry in exclude:
-        excluded.update(_resolve(entry, by_name)[0])
-    domains = [SelectedDomain(name, by_name[name], wanted[name], name in active, name not in transient)
-               for name in sorted(wanted) if name not in excluded]
-    return Selection(domains, unknown, unmatched)
-
-
-def select_domains(conn, names, exclude):
-    """``(selected, unknown)``: see :func:`select`."""
-    selection = select(conn, names, exclude)
-    return selection.domains, selection.unknown
-
-
-def selection_problem(selection, names, exclude, option_names=MODULE_NAMES):
-    """Why nothing, or not everything asked, was selected, in a few words; None when all matched.
-
-    Exact names that match no domain are not counted here: they are errors (or, with
-    ``unfit_domains=skip``, skipped) in the plan pass.
-    """
-    if not selection.domains and not selection.unknown:
-        if not names:
-            return '%s is an empty list' % option_names('name')
-        if selection.unmatched and len(selection.unmatched) == len(names):
-            return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in names)
-        return '%s (%s) leaves out every domain that %s matched' % (
-            option_names('exclude'), ', '.join("'%s'" % entry for entry in exclude),
-            ', '.join("'%s'" % entry for entry in names))
-    if selection.unmatched:
-        return 'no domain matches %s' % ', '.join("'%s'" % entry for entry in selection.unmatched)
-    return None
-
-
-def selection_warning(selection, names, exclude, host, uri, option_names=MODULE_NAMES):
-    """A sentence for a selection that matched nothing (or patterns that matched nothing), or None."""
-    why = selection_problem(selection, names, exclude, option_names)
-    if why is None:
-        return None
-    if not selection.domains and not selection.unknown:
-        return ('no domain was selected on %s (%s): %s. Check the names with '
-                "'virsh -c %s list --all'" % (host, uri, why, uri))
-    return ('on %s (%s) %s; the other names selected %d domain%s'
-            % (host, uri, why, len(selection.domains), '' if len(selection.domains) == 1 else 's'))
-
-
-def where(name, host, uri):
-    """How messages name a domain: ``domain 'vdi-001' on hv1 (qemu:///system)``."""
-    return "domain '%s' on %s (%s)" % (name, host, uri)
-
-
 def override_matches(entry, name):
     """Whether one override ``name`` entry (an exact name, or a shell pattern) stands for ``name``."""
-    return entry == name or (_is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
+    return entry == name or (is_pattern(entry) and fnmatch.fnmatchcase(name, entry))
 
 
 def override_requests(overrides, default):
@@ -256,7 +118,7 @@ def override_warnings(overrides, selected_names, host, uri, names=MODULE_NAMES):
             matched = [name for name in selected_names if override_matches(entry, name)]
             if not matched:
                 hint = ''
-                if not _is_pattern(entry):
+                if not is_pattern(entry):
                     # The closest name only: names of one fleet share long prefixes.
                     close = difflib.get_close_matches(entry, selected_names, n=1, cutoff=0.8)
                     if close:
@@ -282,86 +144,9 @@ def override_warnings(overrides, selected_names, host, uri, names=MODULE_NAMES):
     return warnings
 
 
-def _digest(text):
+def digest(text):
+    """A short fingerprint of a definition's text: tells whether it changed since it was read."""
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
-
-
-def _new_result(selected, name=None):
-    return {
-        'name': selected.name if selected else name,
-        'active': selected.active if selected else False,
-        'changed': False,
-        'actions': [],
-        'live_actions': [],
-        'restart_required': [],
-        'skipped': False,
-        'reason': None,
-        'backup_file': None,
-        'restart': None,
-        'notes': [],
-    }
-
-
-NO_SUCH_DOMAIN = 'no such domain'
-
-
-def _alive(conn):
-    try:
-        return conn.isAlive() == 1
-    except libvirt.libvirtError:
-        return False
-
-
-# Why a selected domain is left alone; libvirt_info reports them with the same words.
-SKIP_TRANSIENT = ('transient domain: defining it would make it persistent; '
-                  'define it yourself first if it should be managed')
-SKIP_NO_SPICE = 'no SPICE graphics: it cannot carry a spiceport channel or a streaming mode'
-SKIP_VANISHED = 'the domain disappeared while the task ran'
-# A transient domain named exactly: asked for by name, so unfit (as a domain named
-# exactly without SPICE is), where one a pattern selects is a skip (SKIP_TRANSIENT).
-UNFIT_TRANSIENT = ('is transient (it runs without a persistent definition): defining it would make '
-                   'it persistent, so it cannot be managed. Define it yourself first if it should be '
-                   "managed ('virsh dumpxml' it to a file, then 'virsh define' that file), or leave "
-                   'it out of %s')
-# A domain that was persistent when the task read it, and that another client undefined since.
-SKIP_NOW_TRANSIENT = ('another client undefined it while the task ran, so it runs on as a transient '
-                      'domain, which this collection leaves alone: defining it would make it '
-                      'persistent again, and shutting it down or forcing it off would remove it '
-                      'for good')
-
-
-def unknown_name_sentence(name, host, uri):
-    return ("no domain named '%s' on %s (%s); check the names with 'virsh -c %s list --all', "
-            "or select with a pattern such as 'vdi-*'" % (name, host, uri, uri))
-
-
-def unknown_names_error(host, uri, names):
-    """The error for exact names that match no domain, when nothing else is wrong."""
-    return StreamingError('nothing was changed: %s.' % '; '.join(
-        unknown_name_sentence(name, host, uri) for name in names),
-        failed_domains={name: NO_SUCH_DOMAIN for name in names})
-
-
-def _skip(result, reason):
-    result['skipped'] = True
-    result['reason'] = reason
-
-
-def left_alone(result, reason, undone=False):
-    """A domain that vanished or turned transient under the task: skipped, nothing waits.
-
-    ``undone``: nothing of the planned change was made (the apply pass had not defined it yet).
-    """
-    _skip(result, reason)
-    result['restart_required'] = []
-    if undone:
-        result['changed'] = False
-        result['actions'] = []
-
-
-def is_gone(err):
-    """Whether a libvirt error says the domain no longer exists."""
-    return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
 
 
 class StreamingRun:
@@ -405,13 +190,12 @@ class StreamingRun:
         self.inactive_flags = libvirt.VIR_DOMAIN_XML_INACTIVE
         if not check_mode:
             self.inactive_flags |= libvirt.VIR_DOMAIN_XML_SECURE
-        self.results = {}
+        # What was done to each domain, the failures and the warnings (DomainResults).
+        self.results = DomainResults()
         self.diffs = []
         # Secret values of the definitions read (domain_xml.definition_secrets), for the
         # module to keep out of its messages: QEMU quotes whole arguments in its errors.
         self.secrets = set()
-        self.failures = {}
-        self.warnings = []
         self._plans = []
         self._hotplugs = []
         # Why the selection left out what was asked (run_summary.selection_problem), or None.
@@ -421,8 +205,22 @@ class StreamingRun:
 
     # ------------------------------------------------------------ helpers
 
+    @property
+    def failures(self):
+        """``{name: why}`` of the domains that failed; recorded with ``results.fail``."""
+        return self.results.failures
+
+    @property
+    def warnings(self):
+        """The run's warnings; recorded with ``results.warn``."""
+        return self.results.warnings
+
     def where(self, name):
         return where(name, self.host, self.uri)
+
+    def keep_secrets_of(self, root):
+        """Keep the secret values of a parsed definition out of the module's messages and result."""
+        self.secrets.update(domain_xml.definition_secrets(root))
 
     def request_for(self, name):
         """The request for one domain: the first override naming it, else the task's."""
@@ -449,9 +247,9 @@ class StreamingRun:
         (and every exact name in ``unknown`` that matches no domain).
         """
         problems = {name: NO_SUCH_DOMAIN for name in unknown}
-        self.warnings.extend(override_warnings(
-            self.overrides, [selected.name for selected in selected_domains], self.host, self.uri,
-            self.names))
+        for text in override_warnings(self.overrides, [selected.name for selected in selected_domains],
+                                      self.host, self.uri, self.names):
+            self.results.warn(text)
         self.saved_state = self._saved_state(selected_domains)
         outcomes = self.pool.map(self._plan_one, selected_domains)
         # Merged in the selection's order, whatever order the workers finished in.
@@ -459,7 +257,7 @@ class StreamingRun:
             if outcome.value is NOT_STARTED:
                 continue
             result, problem, plan, hotplug, diff = outcome.value
-            self.results[selected.name] = result
+            self.results.add(selected.name, result)
             self._follow_rename(selected)
             if problem:
                 problems[selected.name] = problem
@@ -498,7 +296,7 @@ class StreamingRun:
             return {dom.UUIDString() for dom in
                     self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
         except libvirt.libvirtError as err:
-            if not _alive(self.conn):
+            if not is_alive(self.conn):
                 raise self._lost_while_reading(err, [Outcome() for _dom in selected_domains]) from err
             raise StreamingError('nothing was changed: could not list the domains with a saved state '
                                  'on %s (%s): %s' % (self.host, self.uri, err.get_error_message() or err),
@@ -509,9 +307,7 @@ class StreamingRun:
         result = self.results.get(selected.name)
         if result is None or result['name'] == selected.name or result['name'] in self.results:
             return
-        self.results[result['name']] = self.results.pop(selected.name)
-        if selected.name in self.failures:
-            self.failures[result['name']] = self.failures.pop(selected.name)
+        self.results.rename(selected.name, result['name'])
         selected.name = result['name']
 
     def _noticed_rename(self, selected, root, result):
@@ -531,12 +327,11 @@ class StreamingRun:
     def _skip_unfit(self, problems):
         """Leave every unfit domain alone, with its reason, and forget its planned changes."""
         for name, problem in sorted(problems.items()):
-            result = self.results.get(name)
-            if result is None:  # an exact name that matches no domain
-                result = self.results[name] = _new_result(None, name)
-            result.update(changed=False, actions=[], restart_required=[])
-            _skip(result, 'unfit, left alone: %s' % problem)
-            self.warnings.append('%s; it was left alone (%s)' % (
+            if name not in self.results:  # an exact name that matches no domain
+                self.results.start(name)
+            self.results.record(name, changed=False, actions=[], restart_required=[])
+            self.results.skip(name, 'unfit, left alone: %s' % problem)
+            self.results.warn('%s; it was left alone (%s)' % (
                 self._problem_line(name, problem), self.names.setting('unfit_domains', 'skip')))
         self._plans = [plan for plan in self._plans if plan[0].name not in problems]
         self._hotplugs = [plug for plug in self._hotplugs if plug[0].name not in problems]
@@ -559,19 +354,19 @@ class StreamingRun:
         Returns ``(result, problem, planned digest, hotplug, diff entry)``; raises
         only when the connection is lost (the run stops) or on a bug.
         """
-        result = _new_result(selected)
+        result = new_result(selected.name, selected.active)
         if not selected.persistent:
             if selected.exact:
                 return result, UNFIT_TRANSIENT % self.names('name'), None, None, None
-            _skip(result, SKIP_TRANSIENT)
+            skip(result, SKIP_TRANSIENT)
             return result, None, None, None, None
         try:
             return (result,) + self._plan_domain(worker.domain(selected), selected, result)
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                _skip(result, SKIP_VANISHED)
+                skip(result, SKIP_VANISHED)
                 return result, None, None, None, None
-            if not _alive(worker.conn):
+            if not is_alive(worker.conn):
                 raise
             return result, 'could not be read: %s' % err.get_error_message(), None, None, None
 
@@ -583,13 +378,13 @@ class StreamingRun:
         except DomainXMLError as err:
             return 'has a definition this module cannot read: %s' % err, None, None, None
         self._noticed_rename(selected, root, result)
-        self.secrets.update(domain_xml.definition_secrets(root))
+        self.keep_secrets_of(root)
         request = self.request_for(selected.name)
         problems = domain_xml.check_request(root, request)
         if problems:
             if not selected.exact and not domain_xml.spice_graphics(root):
                 # Selected by a pattern: a desktop without SPICE is simply not ours to manage.
-                _skip(result, SKIP_NO_SPICE)
+                skip(result, SKIP_NO_SPICE)
                 return None, None, None, None
             return '; '.join(problems), None, None, None
         actions = domain_xml.apply_request(root, request, checked=True)
@@ -597,7 +392,7 @@ class StreamingRun:
         planned = diff = hotplug = None
         if actions:
             result['changed'] = True
-            planned = _digest(original)
+            planned = digest(original)
             if self.check_mode and self.diff:
                 diff = self._diff_entry(result['name'], original, domain_xml.to_string(root))
         if selected.active and not request.is_empty:
@@ -611,7 +406,7 @@ class StreamingRun:
         try:
             saved_root = domain_xml.parse_domain(dom.managedSaveGetXMLDesc(0))
         except libvirt.libvirtError as err:
-            if is_gone(err) or not _alive(self.conn):
+            if is_gone(err) or not is_alive(self.conn):
                 raise
             if dom.hasManagedSaveImage(0):
                 result['notes'].append(
@@ -643,11 +438,10 @@ class StreamingRun:
         if not isinstance(error, libvirt.libvirtError):
             return error
         read = sum(1 for outcome in outcomes if outcome.value is not NOT_STARTED)
-        return StreamingError(
-            'lost the connection to libvirt at %s on %s (%s) after reading %d of the %d selected '
-            'domains. Nothing was changed; run the task again once libvirt answers.'
-            % (self.uri, self.host, error.get_error_message() or error, read, len(outcomes)),
-            connection_lost=True, changed=False, domains={}, changed_domains=[])
+        return lost_connection(self.uri, self.host, error,
+                               'after reading %d of %d selected domains' % (read, len(outcomes)),
+                               'Nothing was changed.',
+                               connection_lost=True, changed=False, domains={}, changed_domains=[])
 
     # ------------------------------------------------------------ pass 2: apply
 
@@ -669,13 +463,13 @@ class StreamingRun:
             self._follow_rename(selected)
             failure, diff = outcome.value
             if failure:
-                self._fail_domain(selected.name, self.results[selected.name], failure)
+                self._fail_domain(selected.name, failure)
             if diff:
                 self.diffs.append(diff)
         error = first_error(outcomes)
         if error is not None:
             if isinstance(error, libvirt.libvirtError):
-                self._stop_if_connection_lost(
+                self.stop_if_connection_lost(
                     error, in_flight=[plan[0].name for plan, outcome in zip(self._plans, outcomes)
                                       if outcome.error is not None],
                     untouched=[plan[0].name for plan, outcome in zip(self._plans, outcomes)
@@ -688,44 +482,42 @@ class StreamingRun:
                     self._hotplug(selected.dom, result)
                 except libvirt.libvirtError as err:
                     if is_gone(err):
-                        left_alone(result, SKIP_VANISHED)
+                        self.results.left_alone(selected.name, SKIP_VANISHED)
                         continue
-                    self._stop_if_connection_lost(err, in_flight=[selected.name], untouched=[
+                    self.stop_if_connection_lost(err, in_flight=[selected.name], untouched=[
                         plug[0].name for plug in self._hotplugs[position + 1:]])
                     raise
 
-    def _fail_domain(self, name, result, message):
-        result['changed'] = False
-        self.failures[name] = message
-        result['notes'].append('not changed: %s' % message)
+    def _fail_domain(self, name, message):
+        self.results.record(name, changed=False)
+        self.results.fail(name, message, note='not changed: %s' % message)
 
-    def _stop_if_connection_lost(self, err, in_flight=(), untouched=(), force=False):
+    def stop_if_connection_lost(self, err, in_flight=(), untouched=(), force=False):
         """Turn a lost connection into one StreamingError; return when the connection is fine.
+
+        Public: the restarts (``libvirt_restart``) stop the same way on a lost connection.
 
         Without this every remaining domain would fail on its own with "client
         socket is closed", in a message as long as the fleet.  ``force``: the
         caller knows the connection it used is gone.
         """
-        if not force and _alive(self.conn):
+        if not force and is_alive(self.conn):
             return
         for name in untouched:
-            result = self.results.get(name)
-            if result is None:
+            if name not in self.results:
                 continue
-            result['changed'] = False
-            result['actions'] = []
-            result['notes'].append('not touched: the connection to libvirt was lost before this domain')
+            self.results.record(name, changed=False, actions=[])
+            self.results.note(name, 'not touched: the connection to libvirt was lost before this domain')
         for name in in_flight:
-            result = self.results[name]
-            result['changed'] = False
-            result['notes'].append('the connection to libvirt was lost while this domain was being '
-                                   'changed; running the task again shows whether the change landed')
-        done = sorted(name for name, result in self.results.items() if result['changed'])
-        raise StreamingError(
-            'lost the connection to libvirt at %s on %s (%s): %d domain%s converged before that '
-            '(changed_domains names them)%s, %d left untouched. Every domain is either untouched '
-            'or fully converged; run the task again to finish the job once libvirt answers.'
-            % (self.uri, self.host, err.get_error_message() or err, len(done), '' if len(done) == 1 else 's',
+            self.results.record(name, changed=False)
+            self.results.note(name, 'the connection to libvirt was lost while this domain was being '
+                                    'changed; running the task again shows whether the change landed')
+        done = self.results.changed_names()
+        raise lost_connection(
+            self.uri, self.host, err, 'while the domains were being changed',
+            '%d domain%s converged before that (changed_domains names them)%s, %d left untouched. '
+            'Every domain is either untouched or fully converged.'
+            % (len(done), '' if len(done) == 1 else 's',
                ', %s in progress' % ', '.join("'%s'" % name for name in in_flight) if in_flight else '',
                len(untouched)),
             connection_lost=True, **self.summary())
@@ -742,7 +534,7 @@ class StreamingRun:
                 # the same skip as in the plan pass, and never a define that would bring it back.
                 left_alone(result, SKIP_VANISHED, undone=True)
                 return None, None
-            if not _alive(worker.conn):
+            if not is_alive(worker.conn):
                 raise
             return err.get_error_message(), None
         except (DomainXMLError, OSError) as err:
@@ -756,12 +548,12 @@ class StreamingRun:
             left_alone(result, SKIP_NOW_TRANSIENT, undone=True)
             return None
         current = dom.XMLDesc(self.inactive_flags)
-        if _digest(current) != planned_digest:
+        if digest(current) != planned_digest:
             result['notes'].append('the definition was changed by someone else after it was read; '
                                    'the edit was redone on their definition')
         root = domain_xml.parse_domain(current)
         self._noticed_rename(selected, root, result)
-        self.secrets.update(domain_xml.definition_secrets(root))
+        self.keep_secrets_of(root)
         before_state = domain_xml.managed_state(root)
         request = self.request_for(selected.name)
         actions = domain_xml.apply_request(root, request)
@@ -854,10 +646,10 @@ class StreamingRun:
     # ------------------------------------------------------------ result
 
     def summary(self):
-        return self.summarize(self.results, self.failures, check_mode=self.check_mode, selection=self.selection)
+        return self.summarize(self.results.as_dict(), self.failures, check_mode=self.check_mode, selection=self.selection)
 
     def report(self):
-        return self.report_of(self.results, self.failures)
+        return self.report_of(self.results.as_dict(), self.failures)
 
     @classmethod
     def summarize(cls, results, failures, check_mode=False, selection=None):

@@ -12,8 +12,16 @@ restarts, and the result or the one failure message.
 
 from __future__ import annotations
 
+from ansible_collections.spice.streaming.plugins.module_utils.domain_results import DomainResults
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    StreamingError,
+    close_connections,
+    connect,
+    ensure_bindings,
     option_problem,
+    select,
+    selection_problem,
+    selection_warning,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import ConnectionPool
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import (
@@ -22,14 +30,6 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart im
     Restarts,
     lost_during_batch,
     mark_possibly_down,
-)
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    StreamingError,
-    connect,
-    ensure_bindings,
-    select,
-    selection_problem,
-    selection_warning,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import (
     OptionNames,
@@ -133,10 +133,9 @@ def run_task(module, make_run, not_done, restart_candidates=None):
             # <qemu:commandline> argument): keep every one out of the result and messages.
             hide_from_result(module, run.secrets)
     finally:
-        pool.close()
-        conn.close()
+        close_connections(pool, conn)
     if pool.note():
-        run.warnings.append(pool.note())
+        run.results.warn(pool.note())
     for text in run.warnings:
         module.warn(mask_text(text, run.secrets))
     result = run.summary()
@@ -162,7 +161,7 @@ def _run_restart_step(module, make_run, step, policy, names):
     the one message that names every domain of the batch that may be down.
     """
     params = module.params
-    results = step['results']
+    results = DomainResults(step['results'])
     try:
         conn = connect(params['uri'], timeout=params['libvirt_timeout'], names=names)
     except StreamingError as err:
@@ -170,8 +169,8 @@ def _run_restart_step(module, make_run, step, policy, names):
         if not down:
             raise
         mark_possibly_down(results, down)
-        raise StreamingError(lost_during_batch(params['uri'], step['host'], err.msg, down),
-                             connection_lost=True, possibly_down=down, domains=results) from None
+        raise lost_during_batch(params['uri'], step['host'], err.msg, down,
+                                domains=results.as_dict()) from None
     pool = ConnectionPool(conn, params['uri'], params['parallel'], timeout=params['libvirt_timeout'])
     try:
         run = make_run(conn, pool, names)
@@ -181,11 +180,10 @@ def _run_restart_step(module, make_run, step, policy, names):
         finally:
             hide_from_result(module, run.secrets)
     finally:
-        pool.close()
-        conn.close()
+        close_connections(pool, conn)
     for text in run.warnings:
         module.warn(mask_text(text, run.secrets))
-    module.exit_json(changed=any(result['changed'] for result in results.values()), domains=results,
+    module.exit_json(changed=any(result['changed'] for result in results.values()), domains=results.as_dict(),
                      failed_domains=run.failures,
                      restart_step={'done': done, 'waited': waited, 'candidates': states})
 

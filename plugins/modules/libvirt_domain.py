@@ -493,7 +493,7 @@ failed_domains:
   description: Domains that could not be brought to the asked state, with the reason.
   returned: failure
   type: dict
-  sample: {kiosk-vnc: "has no SPICE graphics, so it cannot carry a spiceport channel or a streaming mode"}
+  sample: {kiosk-vnc: "has no SPICE graphics: it cannot carry the streaming mode; add <graphics type=\"spice\"> first or leave the domain out"}
 possibly_down:
   description:
     - Domains that were being restarted when the connection to libvirt was lost, and may be shut off.

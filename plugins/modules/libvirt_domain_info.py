@@ -602,16 +602,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import (
+    StreamingError,
+    ensure_bindings,
     libvirt_argument_spec,
     option_problem,
 )
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_desktops import read_host_with_guests
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_info import read_host
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    StreamingError,
-    ensure_bindings,
-    override_requests,
-)
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import override_requests
 from ansible_collections.spice.streaming.plugins.module_utils.settings import (
     overrides_argument_spec,
     streaming_argument_spec,

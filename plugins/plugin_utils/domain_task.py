@@ -42,7 +42,7 @@ from ansible import constants as C
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import where
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import where
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_task import failure_message
 from ansible_collections.spice.streaming.plugins.plugin_utils import run_output, variables
 from ansible_collections.spice.streaming.plugins.plugin_utils.leave_null import LeaveNullActionBase

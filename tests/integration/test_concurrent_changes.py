@@ -17,6 +17,7 @@ from __future__ import annotations
 import libvirt
 import pytest
 
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_pool import ConnectionPool
@@ -38,7 +39,7 @@ def start_running(domains, label):
 
 def planned(domains, names, **options):
     """The plan pass over ``names``, as the module runs it."""
-    selection = ls.select(domains.conn, names, [])
+    selection = lc.select(domains.conn, names, [])
     run = ls.StreamingRun(domains.conn, URI, ENABLE, **options)
     run.plan(selection.domains, selection.unknown)
     return run, selection
@@ -101,7 +102,7 @@ def test_a_domain_removed_during_the_restart_wait_is_a_skip_and_the_batch_finish
     assert sorted(summary['changed_domains']) == sorted([deaf, gone, honours])
     vanished = summary['domains'][gone]
     assert vanished['restart']['state'] == 'vanished', vanished
-    assert summary['skipped_domains'][gone].startswith(ls.SKIP_VANISHED), summary['skipped_domains']
+    assert summary['skipped_domains'][gone].startswith(lc.SKIP_VANISHED), summary['skipped_domains']
     assert 'after it had been sent the ACPI shutdown' in vanished['reason']
     assert gone not in summary['restart_required']
     # The domain whose guest honoured the request was started again, with the change in effect.
@@ -135,7 +136,7 @@ def test_a_domain_undefined_during_the_wait_is_never_forced_off_defined_or_start
     assert domains.qemu_cmdline(name) == pid, 'the same QEMU process: it was never forced off'
     result = summary['domains'][name]
     assert result['restart']['state'] == 'transient', result
-    assert result['skipped'] and result['reason'].startswith(ls.SKIP_NOW_TRANSIENT)
+    assert result['skipped'] and result['reason'].startswith(lc.SKIP_NOW_TRANSIENT)
     assert 'virsh' not in result['reason'], 'no advice to start a domain that cannot be started'
     assert name not in summary['restart_required'] and not run.failures
     assert any(name in warning and 'transient' in warning for warning in run.warnings)
@@ -154,7 +155,7 @@ def test_a_domain_undefined_before_the_restart_is_left_alone_even_paused_with_fo
     dom = conn.lookupByName(name)
     assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED and not dom.isPersistent()
     assert summary['domains'][name]['restart']['state'] == 'transient', summary
-    assert summary['skipped_domains'][name].startswith(ls.SKIP_NOW_TRANSIENT)
+    assert summary['skipped_domains'][name].startswith(lc.SKIP_NOW_TRANSIENT)
 
 
 def test_a_running_domain_undefined_between_plan_and_apply_is_not_defined_again(domains):
@@ -170,7 +171,7 @@ def test_a_running_domain_undefined_between_plan_and_apply_is_not_defined_again(
     assert dom.isActive() and not dom.isPersistent(), 'defineXML would have made it persistent again'
     summary = run.summary()
     assert summary['changed'] is False and summary['changed_domains'] == []
-    assert summary['skipped_domains'] == {name: ls.SKIP_NOW_TRANSIENT}
+    assert summary['skipped_domains'] == {name: lc.SKIP_NOW_TRANSIENT}
     assert summary['domains'][name]['actions'] == [] and not run.failures
     assert STREAM not in dom.XMLDesc(0), 'nothing was hot-plugged into it either'
 
@@ -187,7 +188,7 @@ def test_a_domain_undefined_between_plan_and_apply_is_the_same_skip_as_in_the_pl
 
     summary = run.summary()
     assert not run.failures, run.failures
-    assert summary['skipped_domains'] == {name: ls.SKIP_VANISHED}
+    assert summary['skipped_domains'] == {name: lc.SKIP_VANISHED}
     assert summary['changed_domains'] == [other]
     assert not exists(conn, name), 'nothing defined it again'
 

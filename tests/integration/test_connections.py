@@ -107,7 +107,8 @@ def test_a_converge_on_a_daemon_that_hangs_mid_pass_stops_at_the_timeout(domains
         assert proxy.stalled.is_set()
     assert run.failed and run.result.get('connection_lost') is True, run
     msg = run.result['msg']
-    assert msg.startswith('lost the connection to libvirt at %s on %s (' % (proxy.uri, host())), msg
+    assert msg.startswith('lost the connection to libvirt at %s on %s while the domains were being changed ('
+                          % (proxy.uri, host())), msg
     assert 'keepalive timeout' in msg and msg.count('lost the connection') == 1, msg
     done = run.result['changed_domains']
     assert 0 < len(done) < len(names), run

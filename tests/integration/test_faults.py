@@ -113,7 +113,8 @@ def test_converge_pass_stops_at_once_and_a_rerun_finishes(session, prefix):
     in_progress = set(re.findall(r"'([^']+)'", counts.group(1) or ''))
     assert len(in_progress) <= DEFAULT_PARALLEL, msg
     assert len(done) + int(counts.group(2)) + len(in_progress) == IDLE_DOMAINS, msg
-    assert 'Every domain is either untouched or fully converged; run the task again' in msg, msg
+    assert "Every domain is either untouched or fully converged. Run the task again once 'virsh -c %s version' " \
+        'answers.' % URI in msg, msg
     assert all(not run.domain(name)['changed'] for name in originals if name not in done)
 
     # Read back once the daemon runs again: each domain is exactly as it was, or converged.

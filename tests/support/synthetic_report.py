@@ -17,8 +17,8 @@ import os
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import SelectedDomain
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import (
-    SelectedDomain,
     override_requests,
     request_for,
 )

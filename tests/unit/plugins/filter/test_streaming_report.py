@@ -17,7 +17,7 @@ from ansible_collections.spice.streaming.plugins.filter.streaming_report import 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
 from ansible_collections.spice.streaming.plugins.module_utils import settings
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import SelectedDomain
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import SelectedDomain
 from tests.support.report_templates import render_template
 
 streaming_report = FilterModule().filters()['streaming_report']

@@ -11,7 +11,7 @@ import uuid
 import libvirt
 import pytest
 
-from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 
 URI = 'test:///default'
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'domains')
@@ -27,7 +27,7 @@ def fixture_xml(fixture, name):
 
 @pytest.fixture
 def conn():
-    connection = ls.connect(URI)
+    connection = lc.connect(URI)
     made = []
 
     def define(fixture, name):

@@ -24,7 +24,7 @@ from ansible_collections.spice.streaming.plugins.filter.qemu_args import FilterM
 from ansible_collections.spice.streaming.plugins.module_utils import domain_restore
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
-from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils.domain_state import live_gaps, saved_state_gaps
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.libvirt_restart import _changes
@@ -114,7 +114,7 @@ def test_only_the_settings_asked_for_are_written():
 def test_a_domain_without_spice_cannot_carry_a_compression():
     root = load('q35-vnc-only.xml')
     problems = dx.check_request(root, StreamingRequest(image_compression='quic', agent_channel='absent'))
-    assert problems == ['has no SPICE graphics, so it cannot carry the image compression; add '
+    assert problems == ['has no SPICE graphics: it cannot carry the image compression; add '
                         '<graphics type="spice"> first or leave the domain out']
 
 
@@ -167,7 +167,7 @@ def test_a_rollback_gives_back_the_compression_the_domain_ran_with():
 
 
 def test_info_reports_each_compression_defined_and_running():
-    selected = ls.SelectedDomain('x', None, False, True, True)
+    selected = lc.SelectedDomain('x', None, False, True, True)
     info = libvirt_info._blank(selected, 'running')
     defined = load(VIRT_MANAGER)
     dx.apply_request(defined, StreamingRequest(image_compression='glz'))

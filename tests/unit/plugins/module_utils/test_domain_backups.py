@@ -14,6 +14,7 @@ import libvirt
 import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_backups as db
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 
@@ -126,7 +127,7 @@ def test_a_domain_with_a_long_name_is_changed_with_its_backup(conn, tmp_path, re
     dom = conn.defineXML(conn.fixture_xml('q35-spice-virtmanager.xml', escape(name)))
     request.addfinalizer(dom.undefine)
     original = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-    selection = ls.select(conn, [name], [])
+    selection = lc.select(conn, [name], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE, backup_dir=str(tmp_path / 'b'))
     streaming.plan(selection.domains)
     streaming.apply()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_desktops as ld
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import StreamingError
 
 URI = 'test:///default'
 

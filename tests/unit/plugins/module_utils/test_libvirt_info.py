@@ -18,8 +18,9 @@ import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_info
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
-from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming import StreamingError
+from ansible_collections.spice.streaming.plugins.module_utils.libvirt_connect import StreamingError
 
 URI = 'test:///default'
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'domains')
@@ -40,7 +41,7 @@ def load(fixture):
 
 @pytest.fixture
 def conn():
-    connection = ls.connect(URI)
+    connection = lc.connect(URI)
     yield connection
     for dom in connection.listAllDomains(0):
         if dom.name().startswith(PREFIX):
@@ -52,7 +53,7 @@ def conn():
 
 
 def blank(active=False, persistent=True):
-    selected = ls.SelectedDomain('x', None, False, active, persistent)
+    selected = lc.SelectedDomain('x', None, False, active, persistent)
     return libvirt_info._blank(selected, 'running' if active else 'shut off')
 
 
@@ -192,7 +193,7 @@ def test_connection_lost_mid_pass_says_it_once(conn):
 def test_a_domain_that_vanishes_is_skipped_not_fatal(conn):
     conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'stay'))
     gone = conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'gone'))
-    selected, _unknown = ls.select_domains(conn, [PREFIX + '*'], [])
+    selected, _unknown = lc.select_domains(conn, [PREFIX + '*'], [])
     gone.undefine()
 
     class Listed:
@@ -220,7 +221,7 @@ def test_a_domain_that_vanishes_before_another_connection_looks_it_up_is_skipped
 
     conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'p-stay'))
     gone = conn.defineXML(fixture_xml('pc-spice.xml', PREFIX + 'p-gone'))
-    other = ls.connect(URI)
+    other = lc.connect(URI)
 
     class OtherConnection:
         """Every domain read on a second connection, after 'gone' was undefined."""
@@ -262,7 +263,7 @@ def test_compliance_agrees_with_what_libvirt_domain_would_do(conn, request_index
             names[name] = fixture
     result = libvirt_info.gather(conn, URI, [PREFIX + '*'], [], request=asked)
     run = ls.StreamingRun(conn, URI, asked, check_mode=True, skip_unfit=True)
-    selected, _unknown = ls.select_domains(conn, [PREFIX + '*'], [])
+    selected, _unknown = lc.select_domains(conn, [PREFIX + '*'], [])
     run.plan(selected)
     hotplugs = {plug[0].name for plug in run._hotplugs}  # pylint: disable=protected-access
     assert set(result['domains']) == set(run.results) == set(names)

@@ -11,6 +11,7 @@ import libvirt
 import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_pool as lp
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 
@@ -143,7 +144,7 @@ def test_each_worker_finds_the_domains_on_its_own_connection(conn):
 
 
 def _run(conn, names, pool, **options):
-    selection = ls.select(conn, names, [])
+    selection = lc.select(conn, names, [])
     run = ls.StreamingRun(conn, URI, ENABLE, pool=pool, **options)
     run.plan(selection.domains, selection.unknown)
     return run
@@ -219,7 +220,7 @@ def test_a_connection_lost_with_workers_in_flight_says_it_once(conn):
         run._define = define
         for worker in pool.workers:
             worker.conn.isAlive = lambda: 0 if lost.is_set() else 1
-        with pytest.raises(ls.StreamingError) as raised:
+        with pytest.raises(lc.StreamingError) as raised:
             run.apply()
     finally:
         pool.close()

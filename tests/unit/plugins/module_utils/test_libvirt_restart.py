@@ -16,6 +16,8 @@ import libvirt
 import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_restart as lr
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
+from ansible_collections.spice.streaming.plugins.module_utils.domain_results import DomainResults
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import OptionNames
@@ -31,7 +33,7 @@ def running_domains(conn, names):
 
 
 def plan_and_apply(conn, pattern, **options):
-    selection = ls.select(conn, [pattern], [])
+    selection = lc.select(conn, [pattern], [])
     run = ls.StreamingRun(conn, URI, ENABLE, **options)
     run.plan(selection.domains)
     run.apply()
@@ -71,7 +73,7 @@ def test_a_batch_cut_by_a_lost_connection_names_the_domains_that_may_be_down(con
     libvirt.virDomain.createWithFlags = create_then_lose
     conn.isAlive = lambda: 0 if lost['now'] else 1
     try:
-        with pytest.raises(ls.StreamingError) as raised:
+        with pytest.raises(lc.StreamingError) as raised:
             lr.Restarts(run, lr.RestartPolicy('when_needed', batch=2), sleep=lambda s: None).restart(
                 selection.domains)
     finally:
@@ -108,7 +110,7 @@ def test_a_request_that_landed_without_an_answer_still_names_its_domain(conn, pa
     setattr(libvirt.virDomain, method, act_then_lose)
     conn.isAlive = lambda: 0 if lost['now'] else 1
     try:
-        with pytest.raises(ls.StreamingError) as raised:
+        with pytest.raises(lc.StreamingError) as raised:
             lr.Restarts(run, lr.RestartPolicy('when_needed', batch=3, force_off=True),
                         sleep=lambda s: None).restart(selection.domains)
     finally:
@@ -209,7 +211,8 @@ def test_a_batch_waits_over_several_runs_and_the_last_one_forces_off_and_starts(
         assert all(state['live'].startswith('<domain><devices>') for state in waiting)
         # A later run, as a new module run would: its own run object, the results handed over.
         later_run = ls.StreamingRun(conn, URI, ENABLE)
-        later_run.results = json.loads(json.dumps({name: run.results[name] for name in ('u-st-fast', 'u-st-slow')}))
+        later_run.results = DomainResults(
+            json.loads(json.dumps({name: run.results[name] for name in ('u-st-fast', 'u-st-slow')})))
         done, _waited, waiting = lr.Restarts(later_run, policy, sleep=lambda s: None).step(
             json.loads(json.dumps(waiting)), 0, True)
     finally:
@@ -258,7 +261,7 @@ def test_a_lost_connection_in_a_later_run_names_the_domains_asked_to_stop(conn):
         libvirt.virDomain.state = dead
         conn.isAlive = lambda: 0
         try:
-            with pytest.raises(ls.StreamingError) as raised:
+            with pytest.raises(lc.StreamingError) as raised:
                 lr.Restarts(run, policy, sleep=lambda s: None).step(waiting, 5, False)
         finally:
             libvirt.virDomain.state = real_state
@@ -275,7 +278,7 @@ def test_restart_messages_name_the_callers_variables(conn):
         lr.RestartPolicy('when_needed', batch=0, names=names)
     running_domains(conn, ['u-nm-p'])
     conn.lookupByName('u-nm-p').suspend()
-    selection = ls.select(conn, ['u-nm-p'], [])
+    selection = lc.select(conn, ['u-nm-p'], [])
     run = ls.StreamingRun(conn, URI, ENABLE, names=names)
     run.plan(selection.domains)
     run.apply()

@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_backups as db
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_restore as lr
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 
@@ -27,7 +28,7 @@ SECURE = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
 
 
 def rollout(conn, names, backup_dir, request=ENABLE):
-    selection = ls.select(conn, names, [])
+    selection = lc.select(conn, names, [])
     streaming = ls.StreamingRun(conn, URI, request, backup_dir=backup_dir)
     streaming.plan(selection.domains, selection.unknown)
     streaming.apply()
@@ -36,7 +37,7 @@ def rollout(conn, names, backup_dir, request=ENABLE):
 
 
 def restore(conn, names, backup_dir, exclude=(), **options):
-    selection = ls.select(conn, names, list(exclude))
+    selection = lc.select(conn, names, list(exclude))
     run = lr.RestoreRun(conn, URI, backup_dir, **options)
     run.plan(selection.domains, selection.unknown)
     run.apply()
@@ -78,7 +79,7 @@ def test_check_mode_predicts_with_a_masked_diff_and_changes_nothing(conn, tmp_pa
     backups = str(tmp_path / 'b')
     rollout(conn, ['r-c'], backups)
     before, files = xml(conn, 'r-c'), sorted(os.listdir(backups))
-    run = restore(ls.connect(URI, read_only=True), ['r-c'], backups, check_mode=True, diff=True)
+    run = restore(lc.connect(URI, read_only=True), ['r-c'], backups, check_mode=True, diff=True)
     summary = run.summary()
     assert summary['changed_domains'] == ['r-c'] and summary['backup_files'] == {}
     assert xml(conn, 'r-c') == before and sorted(os.listdir(backups)) == files
@@ -130,7 +131,7 @@ def test_a_domain_edited_by_someone_else_since_the_backup_is_refused_unless_forc
     rollout(conn, ['r-edited', 'r-fine'], backups)
     _edit_memory(conn, 'r-edited')
     before = {name: xml(conn, name) for name in ('r-edited', 'r-fine')}
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         restore(conn, ['r-*'], backups)
     msg = raised.value.msg
     assert msg.startswith('nothing was changed') and "domain 'r-edited' on" in msg and URI in msg
@@ -165,7 +166,7 @@ def test_an_edit_between_plan_and_define_is_not_overwritten(conn, tmp_path):
     conn.define('q35-spice-virtmanager.xml', 'r-race')
     backups = str(tmp_path / 'b')
     rollout(conn, ['r-race'], backups)
-    selection = ls.select(conn, ['r-race'], [])
+    selection = lc.select(conn, ['r-race'], [])
     run = lr.RestoreRun(conn, URI, backups)
     run.plan(selection.domains)
     _edit_memory(conn, 'r-race')
@@ -184,7 +185,7 @@ def test_unknown_names_transient_domains_and_names_without_backups(conn, tmp_pat
     conn.lookupByName('r-gone').undefine()
     transient = conn.createXML(conn.fixture_xml('q35-spice-virtmanager.xml', 'r-transient'), 0)
     try:
-        with pytest.raises(ls.StreamingError) as raised:
+        with pytest.raises(lc.StreamingError) as raised:
             restore(conn, ['r-gone', 'r-never', 'r-transient'], backups)
         msg = raised.value.msg
         assert "no domain named 'r-gone'" in msg and 'virsh -c %s define %s' % (URI, backups) in msg
@@ -201,7 +202,7 @@ def test_unknown_names_transient_domains_and_names_without_backups(conn, tmp_pat
 
 def test_a_backup_dir_that_is_missing_or_a_bad_choice_stop_before_anything(conn, tmp_path):
     conn.define('q35-spice-virtmanager.xml', 'r-nodir')
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         restore(conn, ['r-nodir'], str(tmp_path / 'nowhere'))
     assert 'backup_dir %s on' % (tmp_path / 'nowhere') in raised.value.msg and 'does not exist' in raised.value.msg
     with pytest.raises(ValueError):
@@ -214,7 +215,7 @@ def test_a_renamed_domain_keeps_its_backups_but_is_not_renamed_back(conn, tmp_pa
     rollout(conn, ['r-old'], backups)
     conn.lookupByName('r-old').rename('r-new', 0)
     time.sleep(0.01)
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         restore(conn, ['r-new'], backups, force=True)
     assert "was renamed from 'r-old'" in raised.value.msg and 'domrename' in raised.value.msg
     conn.lookupByName('r-new').undefine()

@@ -17,6 +17,7 @@ import libvirt
 import pytest
 
 from ansible_collections.spice.streaming.plugins.module_utils import domain_xml as dx
+from ansible_collections.spice.streaming.plugins.module_utils import libvirt_connect as lc
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_streaming as ls
 from ansible_collections.spice.streaming.plugins.module_utils.domain_xml import StreamingRequest
 from ansible_collections.spice.streaming.plugins.module_utils.option_names import OptionNames
@@ -26,7 +27,7 @@ ENABLE = StreamingRequest('filter', 'present')
 
 
 def run(conn, names, request=ENABLE, exclude=(), **options):
-    selected, unknown = ls.select_domains(conn, names, list(exclude))
+    selected, unknown = lc.select_domains(conn, names, list(exclude))
     assert unknown == []
     streaming = ls.StreamingRun(conn, URI, request, **options)
     streaming.plan(selected)
@@ -36,7 +37,7 @@ def run(conn, names, request=ENABLE, exclude=(), **options):
 def test_select_resolves_names_patterns_and_exclusions(conn):
     for name in ('u-vdi-1', 'u-vdi-2', 'u-vdi-gold', 'u-kiosk'):
         conn.define('q35-spice-virtmanager.xml', name)
-    selected, unknown = ls.select_domains(conn, ['u-vdi-*', 'u-kiosk', 'u-nope', 'u-zz*'], ['*-gold'])
+    selected, unknown = lc.select_domains(conn, ['u-vdi-*', 'u-kiosk', 'u-nope', 'u-zz*'], ['*-gold'])
     assert [(s.name, s.exact) for s in selected] == [('u-kiosk', True), ('u-vdi-1', False), ('u-vdi-2', False)]
     assert unknown == ['u-nope']
     assert all(s.persistent and not s.active for s in selected)
@@ -59,7 +60,7 @@ def test_plan_then_apply_defines_only_what_differs(conn):
 def test_check_mode_predicts_and_defines_nothing(conn):
     conn.define('q35-spice-virtmanager.xml', 'u-c')
     before = conn.lookupByName('u-c').XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    ro = ls.connect(URI, read_only=True)
+    ro = lc.connect(URI, read_only=True)
     streaming = run(ro, ['u-c'], check_mode=True, diff=True)
     streaming.apply()
     assert streaming.summary()['changed_domains'] == ['u-c']
@@ -117,9 +118,9 @@ def test_plan_problems_raise_before_any_define(conn):
     conn.define('q35-vnc-only.xml', 'u-vnc')
     conn.define('q35-spice-stream-channel-other-type.xml', 'u-clash')
     before = {n: conn.lookupByName(n).XMLDesc(0) for n in ('u-ok', 'u-vnc', 'u-clash')}
-    selected, _unknown = ls.select_domains(conn, ['u-ok', 'u-vnc', 'u-clash'], [])
+    selected, _unknown = lc.select_domains(conn, ['u-ok', 'u-vnc', 'u-clash'], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE)
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         streaming.plan(selected)
     assert set(raised.value.details['failed_domains']) == {'u-vnc', 'u-clash'}
     assert "domain 'u-vnc' on" in raised.value.msg and URI in raised.value.msg
@@ -139,7 +140,7 @@ def test_transient_domain_selected_by_a_pattern_is_skipped(conn):
     try:
         streaming = run(conn, ['u-transient*'])
         streaming.apply()
-        assert streaming.summary()['skipped_domains']['u-transient'] == ls.SKIP_TRANSIENT
+        assert streaming.summary()['skipped_domains']['u-transient'] == lc.SKIP_TRANSIENT
         assert not streaming.warnings
         assert not dom.isPersistent()
     finally:
@@ -151,8 +152,8 @@ def test_transient_domain_named_exactly_is_unfit_like_a_domain_without_spice(con
     dom = conn.createXML(conn.fixture_xml('q35-spice-virtmanager.xml', 'u-tr-named'), 0)
     try:
         before = conn.lookupByName('u-tr-fit').XMLDesc(0)
-        selection = ls.select(conn, ['u-tr-fit', 'u-tr-named'], [])
-        with pytest.raises(ls.StreamingError) as raised:
+        selection = lc.select(conn, ['u-tr-fit', 'u-tr-named'], [])
+        with pytest.raises(lc.StreamingError) as raised:
             ls.StreamingRun(conn, URI, ENABLE).plan(selection.domains, selection.unknown)
         msg = raised.value.msg
         assert msg.startswith('nothing was changed: 1 domain cannot be brought to the asked state')
@@ -186,8 +187,8 @@ def test_backup_writes_the_original_owner_only(conn, tmp_path):
 
 
 def test_connect_failure_names_uri_and_what_to_check():
-    with pytest.raises(ls.StreamingError) as raised:
-        ls.connect('qemu+unix:///system?socket=/nonexistent/sock')
+    with pytest.raises(lc.StreamingError) as raised:
+        lc.connect('qemu+unix:///system?socket=/nonexistent/sock')
     assert '/nonexistent/sock' in raised.value.msg and 'libvirtd' in raised.value.msg
     assert 'virsh -c' in raised.value.msg
 
@@ -201,19 +202,19 @@ class FakeModule:
 
 
 def test_missing_bindings_respawn_or_fail_with_the_package_name(monkeypatch):
-    monkeypatch.setattr(ls, 'libvirt', None)
-    monkeypatch.setattr(ls, 'LIBVIRT_IMPORT_ERROR', 'ImportError: No module named libvirt')
+    monkeypatch.setattr(lc, 'libvirt', None)
+    monkeypatch.setattr(lc, 'LIBVIRT_IMPORT_ERROR', 'ImportError: No module named libvirt')
     respawned = []
-    monkeypatch.setattr(ls, 'has_respawned', lambda: False)
-    monkeypatch.setattr(ls, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
-    monkeypatch.setattr(ls, 'respawn_module', respawned.append)
+    monkeypatch.setattr(lc, 'has_respawned', lambda: False)
+    monkeypatch.setattr(lc, 'probe_interpreters_for_module', lambda paths, name: '/usr/bin/python3')
+    monkeypatch.setattr(lc, 'respawn_module', respawned.append)
     with pytest.raises(FakeModule.Failed):
-        ls.ensure_bindings(FakeModule())
+        lc.ensure_bindings(FakeModule())
     assert respawned == ['/usr/bin/python3']
 
-    monkeypatch.setattr(ls, 'probe_interpreters_for_module', lambda paths, name: None)
+    monkeypatch.setattr(lc, 'probe_interpreters_for_module', lambda paths, name: None)
     with pytest.raises(FakeModule.Failed) as raised:
-        ls.ensure_bindings(FakeModule())
+        lc.ensure_bindings(FakeModule())
     message = raised.value.args[0]['msg']
     assert 'libvirt-python' in message and 'python3-libvirt' in message
     assert raised.value.args[0]['exception'].startswith('ImportError')
@@ -222,9 +223,9 @@ def test_missing_bindings_respawn_or_fail_with_the_package_name(monkeypatch):
 def test_missing_lxml_is_named(monkeypatch):
     monkeypatch.setattr(dx, 'etree', None)
     monkeypatch.setattr(dx, 'LXML_IMPORT_ERROR', 'ImportError: lxml')
-    monkeypatch.setattr(ls, 'has_respawned', lambda: True)
+    monkeypatch.setattr(lc, 'has_respawned', lambda: True)
     with pytest.raises(FakeModule.Failed) as raised:
-        ls.ensure_bindings(FakeModule())
+        lc.ensure_bindings(FakeModule())
     assert 'lxml' in raised.value.args[0]['msg'] and 'python3-lxml' in raised.value.args[0]['msg']
 
 
@@ -234,38 +235,38 @@ def test_missing_lxml_is_named(monkeypatch):
 def test_an_entry_equal_to_a_name_selects_exactly_that_domain(conn):
     for name in ('u-desk[1]', 'u-desk1', 'u-desk*', 'u-desk2', 'u-desk?'):
         conn.define('q35-spice-virtmanager.xml', name)
-    selection = ls.select(conn, ['u-desk[1]'], [])
+    selection = lc.select(conn, ['u-desk[1]'], [])
     assert [(s.name, s.exact) for s in selection.domains] == [('u-desk[1]', True)]
-    selection = ls.select(conn, ['u-desk*'], [])
+    selection = lc.select(conn, ['u-desk*'], [])
     assert [s.name for s in selection.domains] == ['u-desk*']
     # Not a name: a pattern.  [[] matches a literal '['.
-    selection = ls.select(conn, ['u-desk[[]*'], [])
+    selection = lc.select(conn, ['u-desk[[]*'], [])
     assert [(s.name, s.exact) for s in selection.domains] == [('u-desk[1]', False)]
-    selection = ls.select(conn, ['u-desk[12]'], [])
+    selection = lc.select(conn, ['u-desk[12]'], [])
     assert [s.name for s in selection.domains] == ['u-desk1', 'u-desk2']
 
 
 def test_an_exclude_entry_equal_to_a_name_excludes_exactly_that_domain(conn):
     for name in ('u-ex[1]', 'u-ex1', 'u-ex2'):
         conn.define('q35-spice-virtmanager.xml', name)
-    selection = ls.select(conn, ['u-ex*'], ['u-ex[1]'])
+    selection = lc.select(conn, ['u-ex*'], ['u-ex[1]'])
     assert [s.name for s in selection.domains] == ['u-ex1', 'u-ex2']
-    selection = ls.select(conn, ['u-ex*'], ['u-ex[12]'])
+    selection = lc.select(conn, ['u-ex*'], ['u-ex[12]'])
     assert [s.name for s in selection.domains] == ['u-ex[1]']
 
 
 def test_unmatched_patterns_and_empty_selections_are_told(conn):
     conn.define('q35-spice-virtmanager.xml', 'u-vd1-a')
-    selection = ls.select(conn, ['u-vdi-*'], [])
+    selection = lc.select(conn, ['u-vdi-*'], [])
     assert selection.domains == [] and selection.unmatched == ['u-vdi-*'] and selection.unknown == []
-    text = ls.selection_warning(selection, ['u-vdi-*'], [], 'hv01', URI)
+    text = lc.selection_warning(selection, ['u-vdi-*'], [], 'hv01', URI)
     assert 'hv01' in text and "'u-vdi-*'" in text and 'list --all' in text
-    selection = ls.select(conn, ['u-vd1-*'], ['u-vd1-a'])
-    assert 'exclude' in ls.selection_warning(selection, ['u-vd1-*'], ['u-vd1-a'], 'hv01', URI)
-    assert 'empty list' in ls.selection_warning(ls.select(conn, [], []), [], [], 'hv01', URI)
-    selection = ls.select(conn, ['u-vd1-*', 'u-vdi-*'], [])
-    assert "'u-vdi-*'" in ls.selection_warning(selection, ['u-vd1-*', 'u-vdi-*'], [], 'hv01', URI)
-    assert ls.selection_warning(ls.select(conn, ['u-vd1-*'], []), ['u-vd1-*'], [], 'hv01', URI) is None
+    selection = lc.select(conn, ['u-vd1-*'], ['u-vd1-a'])
+    assert 'exclude' in lc.selection_warning(selection, ['u-vd1-*'], ['u-vd1-a'], 'hv01', URI)
+    assert 'empty list' in lc.selection_warning(lc.select(conn, [], []), [], [], 'hv01', URI)
+    selection = lc.select(conn, ['u-vd1-*', 'u-vdi-*'], [])
+    assert "'u-vdi-*'" in lc.selection_warning(selection, ['u-vd1-*', 'u-vdi-*'], [], 'hv01', URI)
+    assert lc.selection_warning(lc.select(conn, ['u-vd1-*'], []), ['u-vd1-*'], [], 'hv01', URI) is None
 
 
 # ---------------------------------------------------------------- every problem at once, or skipped
@@ -274,9 +275,9 @@ def test_unmatched_patterns_and_empty_selections_are_told(conn):
 def test_unknown_names_and_unfit_domains_are_reported_in_one_message(conn):
     conn.define('q35-spice-virtmanager.xml', 'u-fit')
     conn.define('q35-vnc-only.xml', 'u-vnc-exact')
-    selection = ls.select(conn, ['u-fit', 'u-vnc-exact', 'u-missing'], [])
+    selection = lc.select(conn, ['u-fit', 'u-vnc-exact', 'u-missing'], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE)
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         streaming.plan(selection.domains, selection.unknown)
     assert raised.value.details['failed_domains'] == {
         'u-missing': 'no such domain',
@@ -303,7 +304,7 @@ def test_skip_unfit_converges_the_others_and_leaves_the_unfit_alone(conn):
     conn.define('q35-vnc-only.xml', 'u-sk-vnc')
     conn.define('q35-spice-stream-channel-other-type.xml', 'u-sk-clash')
     unfit_before = {n: conn.lookupByName(n).XMLDesc(0) for n in ('u-sk-vnc', 'u-sk-clash')}
-    selection = ls.select(conn, ['u-sk-fit', 'u-sk-vnc', 'u-sk-clash', 'u-sk-missing'], [])
+    selection = lc.select(conn, ['u-sk-fit', 'u-sk-vnc', 'u-sk-clash', 'u-sk-missing'], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE, skip_unfit=True, diff=True, check_mode=True)
     streaming.plan(selection.domains, selection.unknown)
     assert [entry['before_header'].split(':')[0] for entry in streaming.diffs] == ['u-sk-fit']
@@ -336,8 +337,8 @@ def test_an_unusable_backup_dir_fails_the_plan_and_names_the_option(conn, tmp_pa
         (tmp_path / 'f').write_text('')
         path = tmp_path / 'f' / 'backups'
     streaming = ls.StreamingRun(conn, URI, ENABLE, backup_dir=str(path))
-    selection = ls.select(conn, ['u-bd'], [])
-    with pytest.raises(ls.StreamingError) as raised:
+    selection = lc.select(conn, ['u-bd'], [])
+    with pytest.raises(lc.StreamingError) as raised:
         streaming.plan(selection.domains)
     assert 'backup_dir' in raised.value.msg and str(path) in raised.value.msg
     assert raised.value.msg.startswith('nothing was changed')
@@ -353,21 +354,21 @@ def test_backup_dir_is_not_checked_when_nothing_changes(conn, tmp_path):
 
 
 def test_check_mode_connection_error_names_the_read_only_command():
-    with pytest.raises(ls.StreamingError) as raised:
-        ls.connect('qemu+unix:///system?socket=/nonexistent/sock', read_only=True)
+    with pytest.raises(lc.StreamingError) as raised:
+        lc.connect('qemu+unix:///system?socket=/nonexistent/sock', read_only=True)
     assert "'virsh -r -c qemu+unix:///system?socket=/nonexistent/sock version'" in raised.value.msg
 
 
 def test_a_read_only_connection_error_says_why_only_when_given():
     uri = 'qemu+unix:///system?socket=/nonexistent/sock'
-    with pytest.raises(ls.StreamingError) as check_mode:
-        ls.connect(uri, read_only=True, read_only_why='as check mode opens it')
+    with pytest.raises(lc.StreamingError) as check_mode:
+        lc.connect(uri, read_only=True, read_only_why='as check mode opens it')
     assert ' (read-only, as check mode opens it): ' in check_mode.value.msg
-    with pytest.raises(ls.StreamingError) as bare:
-        ls.connect(uri, read_only=True)
+    with pytest.raises(lc.StreamingError) as bare:
+        lc.connect(uri, read_only=True)
     assert ' (read-only): ' in bare.value.msg and 'check mode' not in bare.value.msg
-    with pytest.raises(ls.StreamingError) as writable:
-        ls.connect(uri, read_only_why='as check mode opens it')
+    with pytest.raises(lc.StreamingError) as writable:
+        lc.connect(uri, read_only_why='as check mode opens it')
     assert 'read-only' not in writable.value.msg and 'check mode' not in writable.value.msg
 
 
@@ -386,7 +387,7 @@ def test_a_lost_connection_stops_at_once_with_one_message(conn):
 
     conn.defineXML = define_then_lose
     conn.isAlive = lambda: 0 if len(defined) == 2 else 1
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         streaming.apply()
     message = raised.value.msg
     assert message.count('client socket is closed') == 1
@@ -438,7 +439,7 @@ def test_an_override_shadowed_by_an_earlier_one_is_told_and_layering_is_not():
 def test_a_run_warns_about_its_dead_overrides_and_still_applies_the_live_ones(conn):
     conn.define('q35-spice-virtmanager.xml', 'u-ov-desk-01')
     conn.define('q35-spice-virtmanager.xml', 'u-ov-kiosk')
-    selection = ls.select(conn, ['u-ov-*'], [])
+    selection = lc.select(conn, ['u-ov-*'], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE, overrides=[
         (['u-ov-*'], StreamingRequest('all')), (['u-ov-kiosk'], StreamingRequest('off')),
         (['u-ov-desk-1'], StreamingRequest('off'))])
@@ -463,10 +464,10 @@ def test_messages_name_what_the_caller_sets(conn, tmp_path):
     """Item 5: through the role, every piece of advice names a role variable."""
     conn.define('q35-spice-virtmanager.xml', 'u-nm-fit')
     conn.define('q35-vnc-only.xml', 'u-nm-vnc')
-    selection = ls.select(conn, ['u-nm-fit', 'u-nm-vnc'], [])
+    selection = lc.select(conn, ['u-nm-fit', 'u-nm-vnc'], [])
     streaming = ls.StreamingRun(conn, URI, ENABLE, names=ROLE_NAMES, backup_dir=str(tmp_path / 'f' / 'x'))
     (tmp_path / 'f').write_text('a file')
-    with pytest.raises(ls.StreamingError) as raised:
+    with pytest.raises(lc.StreamingError) as raised:
         streaming.plan(selection.domains, selection.unknown)
     msg = raised.value.msg
     assert ('leave them out with host_streaming_exclude, or set host_streaming_unfit_domains=skip to converge '
@@ -476,8 +477,8 @@ def test_messages_name_what_the_caller_sets(conn, tmp_path):
     skip = ls.StreamingRun(conn, URI, ENABLE, names=ROLE_NAMES, skip_unfit=True)
     skip.plan(selection.domains, selection.unknown)
     assert skip.warnings[0].endswith('(host_streaming_unfit_domains=skip)'), skip.warnings
-    empty = ls.select(conn, [], [])
-    assert 'host_streaming_domains is an empty list' in ls.selection_warning(empty, [], [], 'hv01', URI, ROLE_NAMES)
+    empty = lc.select(conn, [], [])
+    assert 'host_streaming_domains is an empty list' in lc.selection_warning(empty, [], [], 'hv01', URI, ROLE_NAMES)
     overrides = [(['u-nm-fti'], StreamingRequest('off', None))]
     warning = ls.override_warnings(overrides, ['u-nm-fit'], 'hv01', URI, ROLE_NAMES)[0]
     assert warning.startswith("host_streaming_overrides #1 (name 'u-nm-fti') matches none")
@@ -515,8 +516,8 @@ def test_the_summary_counts_and_says_how_many_were_selected(conn):
     again.apply()
     assert again.summary()['summary']['message'] == \
         '1 domain selected: nothing to do, every one is already in the asked state'
-    selection = ls.select(conn, ['u-sum-typo-*'], [])
+    selection = lc.select(conn, ['u-sum-typo-*'], [])
     nothing = ls.StreamingRun(conn, URI, ENABLE)
-    nothing.selection = ls.selection_problem(selection, ['u-sum-typo-*'], [])
+    nothing.selection = lc.selection_problem(selection, ['u-sum-typo-*'], [])
     nothing.plan(selection.domains)
     assert nothing.summary()['summary']['message'] == "0 domains selected: no domain matches 'u-sum-typo-*'"
