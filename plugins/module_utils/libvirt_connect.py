@@ -276,10 +276,10 @@ def error_words(err):
     return str(err)
 
 
-def lost_connection(uri, host, err, when, state, /, **details):
+def lost_connection(at_uri, on_host, err, when, state, /, **details):
     """The one error for a connection to libvirt lost during a task.
 
-    ``when`` says what was being done (``'after reading 3 of 10 selected domains'``),
+    ``at_uri``, ``on_host``: the connection and the hypervisor; ``when`` says what was being done (``'after reading 3 of 10 selected domains'``),
     ``state`` in what state that left things, in sentences (``'Nothing was changed.'``);
     ``details`` go into the module's result.  One wording for every module:
     "lost the connection to libvirt at URI on HOST WHEN (libvirt's words). STATE Run
@@ -287,7 +287,7 @@ def lost_connection(uri, host, err, when, state, /, **details):
     """
     return StreamingError(
         "lost the connection to libvirt at %s on %s %s (%s). %s Run the task again once "
-        "'virsh -c %s version' answers." % (uri, host, when, error_words(err), state, uri),
+        "'virsh -c %s version' answers." % (at_uri, on_host, when, error_words(err), state, at_uri),
         **details)
 
 

@@ -9,8 +9,9 @@ from ansible_collections.spice.streaming.plugins.module_utils.libvirt_streaming 
 
 
 def test_a_result_holds_every_key_the_modules_return():
-    assert set(new_result('vdi-001')) == {'name', 'active', 'changed', 'actions', 'live_actions', 'restart_required',
-                                         'skipped', 'reason', 'backup_file', 'restart', 'notes'}
+    assert set(new_result('vdi-001')) == {
+        'name', 'active', 'changed', 'actions', 'live_actions', 'restart_required', 'skipped', 'reason',
+        'backup_file', 'restart', 'notes'}
 
 
 def test_recording_fills_the_results_failures_and_warnings():
