@@ -31,6 +31,9 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
+  - spice.streaming.attributes.read_only
+  - spice.streaming.attributes.controller
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
@@ -43,23 +46,8 @@ options:
     type: list
     elements: str
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  connection:
-    support: none
   delegation:
-    support: none
     details: It reads the variables of the hosts given in O(hosts), wherever it runs.
-  diff_mode:
-    support: none
   platform:
     platforms: all
 notes:

@@ -23,6 +23,9 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
+  - spice.streaming.attributes.read_only
+  - spice.streaming.attributes.controller
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
@@ -33,33 +36,8 @@ options:
     required: true
 attributes:
   check_mode:
-    support: full
     details:
       - Check mode ends the host the same way.
-  diff_mode:
-    support: none
-  idempotent:
-    description: When run twice in a row with the same options, the second run reports no change.
-    support: full
-    details:
-      - C(changed) is always false.
-  platform:
-    support: full
-    platforms: posix
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
-  connection:
-    support: none
-    details:
-      - It runs on the controller and never connects to the host.
-  delegation:
-    support: none
 seealso:
   - module: ansible.builtin.ping
 '''

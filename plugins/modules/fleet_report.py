@@ -29,6 +29,7 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 options:
@@ -83,7 +84,6 @@ attributes:
     support: none
   idempotent:
     description: When run twice in a row over the same state, the second run reports no change.
-    support: full
     details:
       - A second run over the same state changes nothing, whatever the time.
   platform:

@@ -53,6 +53,7 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
   - spice.streaming.streaming.libvirt
@@ -226,8 +227,6 @@ attributes:
         secret masked (see the description). In check mode the after side is the edited definition before libvirt adds
         addresses to new devices.
   idempotent:
-    description: When run twice in a row with the same options, the second run reports no change.
-    support: full
     details:
       - C(changed) is true only when the managed parts of a persistent definition really change
         after libvirt's own normalisation, or a hot-plug or hot-unplug succeeded.

@@ -32,6 +32,8 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
+  - spice.streaming.attributes.read_only
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming.libvirt
 options:
@@ -155,19 +157,8 @@ options:
     version_added: 0.2.0
 attributes:
   check_mode:
-    support: full
     details:
       - The module never changes anything; check mode runs it exactly as a real run does.
-  diff_mode:
-    support: none
-  idempotent:
-    description: When run twice in a row with the same options, the second run reports no change.
-    support: full
-    details:
-      - C(changed) is always false.
-  platform:
-    support: full
-    platforms: posix
 notes:
   - RV(domains.agent_channel_state) is the host-side proof that C(spice-streaming-agent) runs in the
     guest; libvirt turns it to V(connected) while a process in the guest holds the port open.

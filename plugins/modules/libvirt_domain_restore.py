@@ -39,6 +39,7 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming.libvirt
   - spice.streaming.streaming.internal
@@ -132,8 +133,6 @@ attributes:
       - Returns each restored domain's persistent definition before and after, with passwords and
         other secrets masked.
   idempotent:
-    description: When run twice in a row with the same options, the second run reports no change.
-    support: full
     details:
       - A domain whose definition already is its backup (compared after libvirt's own
         normalisation) is not defined again; C(changed) is true only when the stored definition

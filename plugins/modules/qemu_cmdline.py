@@ -44,6 +44,7 @@ description:
 author:
   - spice.streaming maintainers (@spice-streaming)
 extends_documentation_fragment:
+  - spice.streaming.attributes
   - ansible.builtin.action_common_attributes
   - spice.streaming.streaming
 options:
@@ -100,8 +101,6 @@ attributes:
       - Secrets are masked on both sides. With O(path), the assignment keeps its layout where
         masking allows; otherwise it is shown the way the module writes it.
   idempotent:
-    description: When run twice in a row with the same options, the second run reports no change.
-    support: full
     details:
       - C(changed) is true only when the argument list differs from the one given or read; a
         file whose arguments already have the asked state is not rewritten, even when its quoting
