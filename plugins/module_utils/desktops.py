@@ -71,17 +71,16 @@ LIBOSINFO_NS = 'http://libosinfo.org/xmlns/libvirt/domain/1.0'
 
 # ----------------------------------------------------------------------------- guest OS
 
-def libosinfo_id(metadata_xml):
-    """The ``id`` of ``<libosinfo:os>`` in the libosinfo metadata element, or None."""
-    if not metadata_xml or etree is None:
+def libosinfo_id(domain_root):
+    """The ``id`` of ``<libosinfo:os>`` in a parsed domain's ``<metadata>``, or None.
+
+    virt-install and virt-manager write it.  It is read from the XML the domain was
+    already read with, not with libvirt's metadata call: that would cost one more
+    round trip to the hypervisor for every desktop.
+    """
+    if domain_root is None:
         return None
-    try:
-        root = etree.fromstring(metadata_xml.encode('utf-8'))
-    except etree.XMLSyntaxError:
-        return None
-    found = root if root.tag == '{%s}os' % LIBOSINFO_NS else root.find('{%s}os' % LIBOSINFO_NS)
-    if found is None:
-        found = root.find('os')   # libvirt returns the element with its namespace stripped
+    found = domain_root.find('metadata/{%s}libosinfo/{%s}os' % (LIBOSINFO_NS, LIBOSINFO_NS))
     return None if found is None else found.get('id')
 
 

@@ -23,7 +23,6 @@ import time
 
 from ansible_collections.spice.streaming.plugins.module_utils.desktops import (
     ADDRESS_SOURCES,
-    LIBOSINFO_NS,
     is_desktop,
     libosinfo_id,
 )
@@ -121,13 +120,15 @@ def _ask_agent(dom, with_addresses, answer):
 
 
 def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
-               sources=ADDRESS_SOURCES, enough=None, osinfo=True):
+               sources=ADDRESS_SOURCES, enough=None, osinfo_id=None):
     """What one desktop's guest agent, libvirt's leases and ARP table say of it.
 
     Returns ``{'agent': sentence, 'os': dict or None, 'libosinfo_id': str or None,
     'addresses': [...]}``.  The agent is asked only on a running desktop (``ask_agent``
     False: not at all), within ``agent_timeout`` seconds; address sources are read in
     the order of ``sources`` until ``enough(addresses)`` says an address was found.
+    ``osinfo_id`` (the definition's libosinfo id, ``desktops.libosinfo_id``) is kept
+    when the agent gave no OS.
     """
     guest = {'agent': None, 'os': None, 'libosinfo_id': None, 'addresses': []}
     agent_addresses = []
@@ -160,12 +161,8 @@ def read_guest(dom, state, ask_agent=True, agent_timeout=DEFAULT_AGENT_TIMEOUT,
                 guest['addresses'].extend(addresses_of(dom.interfaceAddresses(flags[source], 0), source))
             except libvirt.libvirtError:
                 pass   # no lease database, no ARP table (containers): that source has nothing
-    if guest['os'] is None and osinfo:
-        try:
-            guest['libosinfo_id'] = libosinfo_id(
-                dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, LIBOSINFO_NS, 0))
-        except libvirt.libvirtError:
-            pass   # no libosinfo metadata: nothing says which OS it is
+    if guest['os'] is None:
+        guest['libosinfo_id'] = osinfo_id
     return guest
 
 
@@ -198,12 +195,13 @@ def _open(uri, guest_agent, timeout=DEFAULT_TIMEOUT, who='the inventory'):
 
 
 def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGENT_TIMEOUT,
-                sources=ADDRESS_SOURCES, enough=None, osinfo=True, host=None):
+                sources=ADDRESS_SOURCES, enough=None, osinfo_ids=None, host=None):
     """:func:`read_guest` for every desktop of ``desktops`` (name: libvirt_info's dict), over ``pool``.
 
     Returns ``{name: read_guest's dict}``; a desktop gone since it was read is left out.
     StreamingError when the connection to libvirt is lost.  ``host``: the hypervisor's
     name as the read of the domains gave it (asked of libvirt when not given).
+    ``osinfo_ids``: name -> libosinfo id of the definitions (:class:`OsinfoIds`), or None.
     """
     host = host or hypervisor_name(conn)
     try:
@@ -220,7 +218,7 @@ def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGEN
         except libvirt.libvirtError:
             return None   # gone since it was read
         return read_guest(dom, desktops[item.name]['state'], not read_only, agent_timeout,
-                          sources, enough, osinfo)
+                          sources, enough, (osinfo_ids or {}).get(item.name))
 
     outcomes = pool.map(one, items)
     error = first_error(outcomes)
@@ -228,6 +226,13 @@ def read_guests(conn, pool, uri, desktops, read_only, agent_timeout=DEFAULT_AGEN
         raise lost_connection(uri, host, error, "while asking the desktops' guest agents",
                               'Nothing was changed: the desktops are only read.', uri=uri) from error
     return {item.name: outcome.value for item, outcome in zip(items, outcomes) if outcome.value is not None}
+
+
+class OsinfoIds(dict):
+    """name -> libosinfo id, filled by ``libvirt_info.gather`` through ``on_definition``."""
+
+    def __call__(self, name, root):
+        self[name] = libosinfo_id(root)
 
 
 def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, guest_agent=True,
@@ -243,12 +248,13 @@ def read_desktops(uri, names=('*',), exclude=(), parallel=DEFAULT_PARALLEL, gues
     notes = [note] if note else []
     pool = ConnectionPool(conn, uri, parallel, read_only=read_only, timeout=libvirt_timeout)
     try:
+        osinfo_ids = OsinfoIds() if osinfo else None
         result = gather(conn, uri, [as_pattern(name) for name in names],
-                        [as_pattern(name) for name in exclude], pool=pool)
+                        [as_pattern(name) for name in exclude], pool=pool, on_definition=osinfo_ids)
         if pool.note():
             notes.append(pool.note())
         desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
-        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, sources, enough, osinfo,
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, sources, enough, osinfo_ids,
                              host=result['hypervisor'])
         return {
             'hypervisor': result['hypervisor'],
@@ -275,11 +281,13 @@ def read_host_with_guests(uri, names=('*',), exclude=(), parallel=1, timeout=DEF
     conn, read_only, note = _open(uri, True, timeout, who='this module')
     pool = ConnectionPool(conn, uri, parallel, read_only=read_only, timeout=timeout)
     try:
+        osinfo_ids = OsinfoIds()
         result = gather(conn, uri, list(names), list(exclude), pool=pool, request=request,
-                        overrides=overrides)
+                        overrides=overrides, on_definition=osinfo_ids)
         result['warnings'].extend(text for text in (note, pool.note()) if text)
         desktops = {name: info for name, info in result['domains'].items() if is_desktop(info)}
-        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, host=result['hypervisor'])
+        guests = read_guests(conn, pool, uri, desktops, read_only, agent_timeout, osinfo_ids=osinfo_ids,
+                             host=result['hypervisor'])
         for name, guest in guests.items():
             result['domains'][name]['guest'] = guest
         return result

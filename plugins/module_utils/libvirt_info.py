@@ -236,7 +236,7 @@ def versions(conn):
     return libvirt_version, qemu_version
 
 
-def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
+def gather(conn, uri, names, exclude, pool=None, request=None, overrides=(), on_definition=None):
     """The streaming state of the selected domains; raises StreamingError for the whole run.
 
     An exact name that matches no domain does not stop the read: it is listed in
@@ -245,6 +245,9 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
     (libvirt_pool); one by default.  With ``request`` (a ``StreamingRequest``) and
     ``overrides`` (``[(names, StreamingRequest)]``, as ``libvirt_domain`` takes them),
     each domain also says what is asked of it and how it stands against that.
+    ``on_definition(name, root)``, when given, is called (from a worker thread) with
+    the parsed XML each domain runs with, or is defined with when it is not running:
+    a caller that needs more of the XML reads it there, with no further call to libvirt.
     """
     host = hypervisor_name(conn)
     try:
@@ -268,6 +271,8 @@ def gather(conn, uri, names, exclude, pool=None, request=None, overrides=()):
             inactive = _parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) if item.persistent else None
             live = _parse(dom.XMLDesc(0)) if item.active else None
             describe(info, inactive, live, item.exact, _saved_root(dom, info), request=asked)
+            if on_definition is not None:
+                on_definition(item.name, live if live is not None else inactive)
         except _Unreadable as err:
             info['problems'] = [str(err)]
             _unjudged(info, asked, 'libvirt_domain refuses it: it %s' % err)

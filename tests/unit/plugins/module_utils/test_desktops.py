@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from ansible_collections.spice.streaming.plugins.module_utils import desktops as d
 
@@ -91,14 +92,18 @@ def test_os_family_from_libosinfo_metadata_when_no_agent_answered():
     assert facts['family'] == 'unknown' and facts['source'] is None
 
 
-def test_libosinfo_id_is_read_from_the_metadata_element():
-    element = ('<libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">'
-               '<libosinfo:os id="http://microsoft.com/win/10"/></libosinfo:libosinfo>')
-    assert d.libosinfo_id(element) == 'http://microsoft.com/win/10'
-    # As libvirt's metadata() returns it: the namespace on the root only.
-    assert d.libosinfo_id('<libosinfo xmlns="http://libosinfo.org/xmlns/libvirt/domain/1.0">'
-                          '<os id="http://debian.org/debian/12"/></libosinfo>') == 'http://debian.org/debian/12'
-    assert d.libosinfo_id('') is None and d.libosinfo_id('<not-closed') is None
+def _domain(metadata):
+    return etree.fromstring('<domain type="kvm"><name>vdi</name>%s<devices/></domain>' % metadata)
+
+
+def test_libosinfo_id_is_read_from_the_domain_xml():
+    windows = _domain('<metadata><libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">'
+                      '<libosinfo:os id="http://microsoft.com/win/10"/></libosinfo:libosinfo></metadata>')
+    assert d.libosinfo_id(windows) == 'http://microsoft.com/win/10'
+    # Another application's metadata, or an <os> outside the libosinfo namespace, says nothing.
+    assert d.libosinfo_id(_domain('<metadata><app:os xmlns:app="https://example.org/app" id="x"/></metadata>')) is None
+    assert d.libosinfo_id(_domain('<metadata><libosinfo><os id="x"/></libosinfo></metadata>')) is None
+    assert d.libosinfo_id(_domain('')) is None and d.libosinfo_id(None) is None
 
 
 # ------------------------------------------------------------------ state and groups
