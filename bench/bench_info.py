@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -224,32 +222,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, base._terminate)
-    signal.signal(signal.SIGHUP, base._terminate)
-    bench = InfoBench(args)
-    try:
-        bench.prepare_ansible()
-        bench.connect()
-        bench.remove_leftovers()
-        bench.create()
-        bench.start_some()
-        bench.measure()
-        bench.report()
-        bench.write_json()
-    except KeyboardInterrupt:
-        base.log('interrupted')
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            bench.cleanup()
-        finally:
-            if bench.conn is not None:
-                bench.conn.close()
-            shutil.rmtree(bench.tmp, ignore_errors=True)
-    return 0
+    bench = InfoBench(parse_args(argv))
+    return base.run(bench, bench.prepare_ansible, bench.connect, bench.remove_leftovers,
+                    bench.create, bench.start_some, bench.measure, bench.report, bench.write_json)
 
 
 if __name__ == '__main__':

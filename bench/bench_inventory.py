@@ -33,7 +33,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,17 @@ sys.path.insert(0, collections_path())
 from ansible_collections.spice.streaming.plugins.module_utils import libvirt_desktops  # noqa: E402
 
 PREFIX = 'sst-benchinv-'
+
+
+def plugin_default(option):
+    """An option's default as the inventory plugin documents it (what a user gets)."""
+    # pylint: disable=import-outside-toplevel
+    import yaml
+    from ansible_collections.spice.streaming.plugins.inventory import desktops
+    return yaml.safe_load(desktops.DOCUMENTATION)['options'][option]['default']
+
+
+DEFAULT_WORKERS = plugin_default('parallel_hypervisors')
 
 
 def host_name(index):
@@ -90,13 +100,46 @@ class InventoryBench:
         self.hosts = list(range(1, args.hypervisors + 1))
         self.names = [domain_name(host, index) for host in self.hosts for index in range(args.per_hypervisor)]
         self.figures = {'hypervisors': args.hypervisors, 'per_hypervisor': args.per_hypervisor,
-                        'paused_per_hypervisor': args.paused, 'repeat': args.repeat}
+                        'paused_per_hypervisor': args.paused, 'repeat': args.repeat, 'rtt_ms': args.rtt_ms}
+        self.proxy = None
+
+    # ------------------------------------------------------------------ the network
+
+    def start_network(self):
+        """With ``--rtt-ms``, put each simulated hypervisor behind latency_proxy.py (a process)."""
+        if not self.args.rtt_ms:
+            return
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'latency_proxy.py')
+        paths = [self.socket_of(host) for host in self.hosts]
+        self.proxy = subprocess.Popen([sys.executable, script, '--rtt-ms', str(self.args.rtt_ms)] + paths,
+                                      stdout=subprocess.PIPE, text=True)
+        if self.proxy.stdout.readline().strip() != 'ready':
+            raise RuntimeError('latency_proxy.py did not start')
+        base.log('each hypervisor behind %.1f ms of round trip (latency_proxy.py, pid %d)'
+                 % (self.args.rtt_ms, self.proxy.pid))
+
+    def stop_network(self):
+        if self.proxy is not None:
+            self.proxy.terminate()
+            self.proxy.wait(timeout=30)
+            self.proxy.stdout.close()
+            self.proxy = None
+
+    def socket_of(self, host):
+        return os.path.join(self.tmp, '%s.sock' % host_name(host))
+
+    def uri_of(self, host):
+        """The URI a hypervisor is read at: the daemon itself, or its socket behind the proxy."""
+        if not self.args.rtt_ms:
+            return self.args.uri
+        return 'qemu+unix:///system?socket=%s' % self.socket_of(host)
 
     # ------------------------------------------------------------------ domains
 
     def connect(self):
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
         self.conn = libvirt.open(self.args.uri)
+        self.start_network()
 
     def ours(self):
         return [dom for dom in self.conn.listAllDomains(0) if dom.name().startswith(PREFIX)]
@@ -128,6 +171,7 @@ class InventoryBench:
                      % (self.args.paused * len(self.hosts), time.perf_counter() - start))
 
     def cleanup(self):
+        self.stop_network()
         if self.conn is None or self.args.keep:
             return
         doms = self.ours()
@@ -156,7 +200,7 @@ class InventoryBench:
         return ['%sh%02d-*' % (PREFIX, host)]
 
     def read_one(self, host, parallel=None):
-        result = libvirt_desktops.read_desktops(self.args.uri, self.selection(host),
+        result = libvirt_desktops.read_desktops(self.uri_of(host), self.selection(host),
                                                 parallel=parallel or self.args.parallel)
         if len(result['desktops']) != self.args.per_hypervisor:
             base.log('WARNING: %s read %d desktops, not %d'
@@ -173,9 +217,10 @@ class InventoryBench:
         return sum(times), max(times), times
 
     def parallel(self, workers, parallel=None):
-        """The whole fleet as the plugin reads it: (wall, libvirtd CPU s, this process CPU s)."""
+        """The whole fleet as the plugin reads it: (wall, libvirtd CPU s, this process CPU s, proxy CPU s)."""
         daemon = libvirtd_pid()
         daemon_before = cpu_seconds(daemon) if daemon else 0.0
+        proxy_before = cpu_seconds(self.proxy.pid) if self.proxy else 0.0
         own_before = time.process_time()
         start = time.perf_counter()
         outcomes = libvirt_desktops.read_many(self.hosts, lambda host: self.read_one(host, parallel), workers,
@@ -185,11 +230,12 @@ class InventoryBench:
         if failed:
             base.log('WARNING: not read: %s' % ', '.join(failed))
         daemon_cpu = (cpu_seconds(daemon) - daemon_before) if daemon else None
-        return wall, daemon_cpu, time.process_time() - own_before
+        proxy_cpu = (cpu_seconds(self.proxy.pid) - proxy_before) if self.proxy else 0.0
+        return wall, daemon_cpu, time.process_time() - own_before, proxy_cpu
 
     def plugin_file(self, name, **options):
         config = {'plugin': 'spice.streaming.desktops',
-                  'hypervisors': [{'name': host_name(host), 'uri': self.args.uri, 'domains': self.selection(host)}
+                  'hypervisors': [{'name': host_name(host), 'uri': self.uri_of(host), 'domains': self.selection(host)}
                                   for host in self.hosts],
                   'parallel': self.args.parallel}
         config.update(options)
@@ -240,26 +286,30 @@ class InventoryBench:
         self.figures['list_all'] = self.best('one listAllDomains of every domain of the daemon', self.list_all)
         total, slowest, times = self.serial_best('serial: each hypervisor alone, one after another')
         self.figures['serial'] = {'sum': total, 'slowest': slowest, 'per_hypervisor': times}
-        for workers in sorted(set([8, len(self.hosts)] + self.args.workers)):
-            wall, daemon_cpu, own_cpu = self.best('parallel: read_many, %d at once' % workers,
-                                                  lambda w=workers: self.parallel(w))
+        for workers in sorted(set([min(DEFAULT_WORKERS, len(self.hosts)), 8, len(self.hosts)] + self.args.workers)):
+            wall, daemon_cpu, own_cpu, proxy_cpu = self.best('parallel: read_many, %d at once' % workers,
+                                                             lambda w=workers: self.parallel(w))
             self.figures.setdefault('parallel', []).append(
                 {'workers': workers, 'wall': wall, 'libvirtd_cpu': daemon_cpu, 'own_cpu': own_cpu,
+                 'proxy_cpu': proxy_cpu,
                  'ratio_to_slowest': wall / slowest, 'ratio_to_serial': wall / total})
         for parallel in self.args.compare_parallel:
             total_p, slowest_p, _times = self.serial_best('serial, %d connection(s) per hypervisor' % parallel,
                                                           parallel)
-            wall, daemon_cpu, own_cpu = self.best('parallel: 8 at once, %d connection(s) per hypervisor' % parallel,
-                                                  lambda p=parallel: self.parallel(8, p))
+            wall, daemon_cpu, own_cpu, _proxy = self.best('parallel: 8 at once, %d connection(s) per hypervisor'
+                                                          % parallel, lambda p=parallel: self.parallel(8, p))
             self.figures.setdefault('compare_parallel', []).append(
                 {'parallel': parallel, 'sum': total_p, 'slowest': slowest_p, 'wall': wall,
                  'libvirtd_cpu': daemon_cpu, 'own_cpu': own_cpu})
         base.log('load between: %s' % uptime())
+        if self.args.skip_commands:
+            base.log('load after: %s' % uptime())
+            return
         default = self.plugin_file('default')
-        self.figures['command_parallel'] = self.best('ansible-inventory --list (parallel_hypervisors 8)',
-                                                     lambda: self.command(default))
-        self.figures['command_graph'] = self.best('ansible-inventory --graph (parallel_hypervisors 8)',
-                                                  lambda: self.command(default, graph=True))
+        self.figures['command_parallel'] = self.best('ansible-inventory --list (parallel_hypervisors %d)'
+                                                     % DEFAULT_WORKERS, lambda: self.command(default))
+        self.figures['command_graph'] = self.best('ansible-inventory --graph (parallel_hypervisors %d)'
+                                                  % DEFAULT_WORKERS, lambda: self.command(default, graph=True))
         one = self.plugin_file('serial', parallel_hypervisors=1)
         self.figures['command_serial'] = self.best('ansible-inventory --list (parallel_hypervisors 1)',
                                                    lambda: self.command(one))
@@ -288,6 +338,8 @@ class InventoryBench:
         print()
         print('spice.streaming.desktops over %d hypervisors x %d domains (%d paused per hypervisor), '
               'best of %d' % (len(self.hosts), self.args.per_hypervisor, self.args.paused, self.args.repeat))
+        print('network: %s' % ('%.1f ms round trip per hypervisor (latency_proxy.py)' % self.args.rtt_ms
+                                if self.args.rtt_ms else 'none (every hypervisor is the local daemon, no latency)'))
         print('command: %s' % ' '.join(shlex.quote(arg) for arg in sys.argv))
         print()
         print('%-62s %9s %9s' % ('', 'seconds', 'ms/desk'))
@@ -297,17 +349,43 @@ class InventoryBench:
         print('%-62s %9.2f' % ('slowest single hypervisor (%d desktops), best of each' % self.args.per_hypervisor,
                                serial['slowest']))
         for row in fig['parallel']:
-            print('%-62s %9.2f %9.3f   %.2fx slowest, %.2fx serial; CPU: libvirtd %s s, plugin %.1f s'
+            print('%-62s %9.2f %9.3f   %.2fx slowest, %.2fx serial; CPU: libvirtd %s s, plugin %.1f s%s'
                   % ('whole fleet in parallel, %d hypervisors at once' % row['workers'], row['wall'],
                      1000 * row['wall'] / domains, row['ratio_to_slowest'], row['ratio_to_serial'],
-                     '%.1f' % row['libvirtd_cpu'] if row['libvirtd_cpu'] is not None else '?', row['own_cpu']))
+                     '%.1f' % row['libvirtd_cpu'] if row['libvirtd_cpu'] is not None else '?', row['own_cpu'],
+                     ', proxy %.1f s' % row['proxy_cpu'] if self.args.rtt_ms else ''))
         for row in fig.get('compare_parallel', []):
             print('%-62s %9.2f   slowest single %.2f, one after another %.2f: %.2fx slowest'
                   % ('fleet, 8 at once, parallel %d per hypervisor' % row['parallel'], row['wall'], row['slowest'],
                      row['sum'], row['wall'] / row['slowest']))
+        if 'command_parallel' in fig:
+            self.report_commands()
+        wall, cpu, count = fig['list_all']
+        print('%-62s %9.2f   (CPU here %.2f s, %d domains)'
+              % ('one listAllDomains of the shared daemon', wall, cpu, count))
+        print()
+        for row in fig['parallel']:
+            verdict = 'within goal' if row['ratio_to_slowest'] <= 1.5 else '*** MISSED GOAL ***'
+            print('goal: whole fleet <= 1.5 x slowest single hypervisor, %d at once%s: %.2f / %.2f = %.2fx -> %s'
+                  % (row['workers'], ' (default)' if row['workers'] == self.default_workers() else '',
+                     row['wall'], serial['slowest'], row['ratio_to_slowest'], verdict))
+        default = next(row for row in fig['parallel'] if row['workers'] == self.default_workers())
+        if default['libvirtd_cpu'] is not None:
+            busy = (default['libvirtd_cpu'] + default['own_cpu']) / default['wall']
+            print('      all %d simulated hypervisors share this machine\'s %d cores and one libvirtd: the '
+                  'parallel read kept %.1f cores busy (libvirtd %.1f s + plugin %.1f s of CPU in %.2f s)'
+                  % (len(self.hosts), os.cpu_count(), busy, default['libvirtd_cpu'], default['own_cpu'],
+                     default['wall']))
+
+    def default_workers(self):
+        """How many hypervisors the plugin's default reads at once here."""
+        return min(DEFAULT_WORKERS, len(self.hosts))
+
+    def report_commands(self):
+        fig = self.figures
         print()
         print('%-62s %9s %9s' % ('ansible-inventory --list (whole command)', 'seconds', 'peak MiB'))
-        for key, label in (('command_parallel', 'plugin, parallel_hypervisors 8 (default)'),
+        for key, label in (('command_parallel', 'plugin, parallel_hypervisors %d (default)' % DEFAULT_WORKERS),
                            ('command_graph', '--graph instead of --list (no per-host variables printed)'),
                            ('command_serial', 'plugin, parallel_hypervisors 1 (one after another)'),
                            ('command_cache_write', 'plugin with cache, --flush-cache (reads, writes cache)'),
@@ -317,20 +395,6 @@ class InventoryBench:
             print('%-62s %9.2f %9.0f' % (label, wall, rss))
         print('%-62s %9.2f' % ('start-up: one hypervisor, no desktop', fig['command_startup'][0]))
         print('%-62s %9.1f' % ('cache entry size (MiB)', fig['cache_bytes'] / 1048576.0))
-        wall, cpu, count = fig['list_all']
-        print('%-62s %9.2f   (CPU here %.2f s, %d domains)'
-              % ('one listAllDomains of the shared daemon', wall, cpu, count))
-        print()
-        default = next(row for row in fig['parallel'] if row['workers'] == 8)
-        verdict = 'within goal' if default['ratio_to_slowest'] <= 1.5 else '*** MISSED GOAL ***'
-        print('goal: whole fleet <= 1.5 x slowest single hypervisor: %.2f / %.2f = %.2fx -> %s'
-              % (default['wall'], serial['slowest'], default['ratio_to_slowest'], verdict))
-        if default['libvirtd_cpu'] is not None:
-            busy = (default['libvirtd_cpu'] + default['own_cpu']) / default['wall']
-            print('      all %d simulated hypervisors share this machine\'s %d cores and one libvirtd: the '
-                  'parallel read kept %.1f cores busy (libvirtd %.1f s + plugin %.1f s of CPU in %.2f s)'
-                  % (len(self.hosts), os.cpu_count(), busy, default['libvirtd_cpu'], default['own_cpu'],
-                     default['wall']))
 
     def write_json(self):
         if self.args.json:
@@ -356,6 +420,11 @@ def parse_args(argv=None):
                         help='more parallel_hypervisors values to measure in process (8 and H always)')
     parser.add_argument('--repeat', type=int, default=3, help='best of R runs (default 3)')
     parser.add_argument('--uri', default='qemu:///system')
+    parser.add_argument('--rtt-ms', type=float, default=0.0,
+                        help='put each hypervisor behind this round-trip time (latency_proxy.py; default 0: '
+                             'no network); needs --uri qemu:///system')
+    parser.add_argument('--skip-commands', action='store_true',
+                        help='measure the reads only, not the ansible-inventory commands')
     parser.add_argument('--ansible-inventory', default=shutil.which('ansible-inventory') or 'ansible-inventory')
     parser.add_argument('--json', metavar='FILE', help='also write the figures to FILE')
     parser.add_argument('--keep', action='store_true', help='leave the domains defined at the end')
@@ -363,37 +432,15 @@ def parse_args(argv=None):
     if min(args.hypervisors, args.per_hypervisor, args.repeat, args.parallel) < 1 or args.paused < 0:
         parser.error('--hypervisors, --per-hypervisor, --repeat and --parallel must be at least 1')
     args.paused = min(args.paused, args.per_hypervisor)
+    if args.rtt_ms < 0 or (args.rtt_ms and args.uri != 'qemu:///system'):
+        parser.error('--rtt-ms must be at least 0, and works with --uri qemu:///system only')
     return args
 
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
-    bench = InventoryBench(args)
-    try:
-        bench.connect()
-        bench.create()
-        bench.measure()
-        bench.report()
-        bench.write_json()
-    except KeyboardInterrupt:
-        base.log('interrupted')
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            bench.cleanup()
-        finally:
-            if bench.conn is not None:
-                bench.conn.close()
-            shutil.rmtree(bench.tmp, ignore_errors=True)
-    return 0
+    bench = InventoryBench(parse_args(argv))
+    return base.run(bench, bench.connect, bench.create, bench.measure, bench.report,
+                    bench.write_json)
 
 
 if __name__ == '__main__':

@@ -666,19 +666,17 @@ def _terminate(signum, _frame):
     raise KeyboardInterrupt('signal %d' % signum)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(bench, *steps):
+    """Run ``steps`` (methods of ``bench``) in order; whatever happens, remove what the bench made.
+
+    Every bench's main ends here.  Returns the exit status: 0, or 130 after Ctrl-C,
+    SIGTERM or SIGHUP.  ``bench`` has ``cleanup()``, ``conn`` and ``tmp``.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    bench = Bench(args)
     try:
-        bench.prepare_ansible()
-        bench.connect()
-        bench.remove_leftovers()
-        bench.create()
-        bench.measure()
-        bench.report()
-        bench.write_json()
+        for step in steps:
+            step()
     except KeyboardInterrupt:
         log('interrupted')
         return 130
@@ -693,6 +691,12 @@ def main(argv=None):
                 bench.conn.close()
             shutil.rmtree(bench.tmp, ignore_errors=True)
     return 0
+
+
+def main(argv=None):
+    bench = Bench(parse_args(argv))
+    return run(bench, bench.prepare_ansible, bench.connect, bench.remove_leftovers, bench.create,
+               bench.measure, bench.report, bench.write_json)
 
 
 if __name__ == '__main__':
