@@ -338,8 +338,9 @@ class InventoryBench:
         print()
         print('spice.streaming.desktops over %d hypervisors x %d domains (%d paused per hypervisor), '
               'best of %d' % (len(self.hosts), self.args.per_hypervisor, self.args.paused, self.args.repeat))
-        print('network: %s' % ('%.1f ms round trip per hypervisor (latency_proxy.py)' % self.args.rtt_ms
-                                if self.args.rtt_ms else 'none (every hypervisor is the local daemon, no latency)'))
+        network = ('%.1f ms round trip per hypervisor (latency_proxy.py)' % self.args.rtt_ms if self.args.rtt_ms
+                   else 'none (every hypervisor is the local daemon, no latency)')
+        print('network: %s' % network)
         print('command: %s' % ' '.join(shlex.quote(arg) for arg in sys.argv))
         print()
         print('%-62s %9s %9s' % ('', 'seconds', 'ms/desk'))

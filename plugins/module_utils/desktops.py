@@ -10,7 +10,8 @@ answered, what ``libvirt_desktops.read_guest`` brought back.  The
 ``spice.streaming.desktops`` inventory plugin uses it, and so can a playbook that
 adds the desktops itself: the same variables and groups either way.
 
-No libvirt and no Ansible here; lxml only to read the libosinfo metadata element.
+No libvirt, no Ansible and no XML parser here (the libosinfo id is read from a domain
+already parsed).
 """
 
 from __future__ import annotations
@@ -60,11 +61,6 @@ _LINUX_OSINFO_HOSTS = (
     'slackware.com', 'suse.com', 'ubuntu.com', 'voidlinux.org', 'nixos.org', 'kali.org',
     'elementary.io', 'popos.org', 'manjaro.org', 'endlessos.com', 'clearlinux.org',
 )
-
-try:
-    from lxml import etree
-except ImportError:  # libvirt_desktops reports missing bindings before this is used
-    etree = None
 
 LIBOSINFO_NS = 'http://libosinfo.org/xmlns/libvirt/domain/1.0'
 
