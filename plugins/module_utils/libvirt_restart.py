@@ -462,15 +462,16 @@ class Restarts:
         return True
 
     def _gone(self, name, why):
-        reason = '%s: %s' % (SKIP_VANISHED, why)
-        self.run.results.left_alone(name, reason)
-        self.run.results.record(name, restart={'state': 'vanished', 'reason': reason})
-        self.run.results.warn('%s was not restarted: %s' % (self.run.where(name), reason))
+        self._left_alone(name, 'vanished', '%s: %s' % (SKIP_VANISHED, why))
 
     def _transient(self, name):
-        reason = '%s; it was not restarted and still runs with its old configuration' % SKIP_NOW_TRANSIENT
+        self._left_alone(name, 'transient',
+                         '%s; it was not restarted and still runs with its old configuration' % SKIP_NOW_TRANSIENT)
+
+    def _left_alone(self, name, state, reason):
+        """Another client took the domain out of our hands: skipped, not restarted, said once."""
         self.run.results.left_alone(name, reason)
-        self.run.results.record(name, restart={'state': 'transient', 'reason': reason})
+        self.run.results.record(name, restart={'state': state, 'reason': reason})
         self.run.results.warn('%s was not restarted: %s' % (self.run.where(name), reason))
 
     def _left_running(self, candidate, why):
